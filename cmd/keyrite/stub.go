@@ -1,0 +1,5 @@
+package main
+
+import "errors"
+
+var errNotImplemented = errors.New("not implemented yet")

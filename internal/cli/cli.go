@@ -1,0 +1,160 @@
+// Package cli holds what the three keyrite binaries share on the command
+// line: the error and hint format, exit codes, flag parsing that accepts
+// flags after positional arguments, and JSON output.
+//
+// Errors are printed as
+//
+//	keyrite: error: <what went wrong>
+//	keyrite: hint: <what to do>
+//
+// lowercase, without a final period. Exit codes: 0 success, 1 the operation
+// failed or was refused, 2 usage error.
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailed  = 1
+	ExitUsage   = 2
+	progDefault = "keyrite"
+)
+
+// UsageError marks a mistake in how a command was called (exit 2).
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usagef returns a UsageError.
+func Usagef(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+type hinted struct {
+	err   error
+	hints []string
+}
+
+func (h *hinted) Error() string   { return h.err.Error() }
+func (h *hinted) Unwrap() error   { return h.err }
+func (h *hinted) Hints() []string { return h.hints }
+
+// WithHint attaches hints (printed as "hint:" lines) to err. It returns nil
+// for a nil err.
+func WithHint(err error, hint ...string) error {
+	if err == nil {
+		return nil
+	}
+	return &hinted{err: err, hints: hint}
+}
+
+// Hints collects every hint attached anywhere in err's chain, outermost first.
+func Hints(err error) []string {
+	var out []string
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if h, ok := e.(interface{ Hints() []string }); ok {
+			out = append(out, h.Hints()...)
+		}
+	}
+	return out
+}
+
+// Report prints err in the standard format and returns the exit code.
+func Report(w io.Writer, prog string, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if prog == "" {
+		prog = progDefault
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	fmt.Fprintf(w, "%s: error: %s\n", prog, oneLine(err.Error()))
+	for _, h := range Hints(err) {
+		fmt.Fprintf(w, "%s: hint: %s\n", prog, oneLine(h))
+	}
+	var u *UsageError
+	if errors.As(err, &u) {
+		return ExitUsage
+	}
+	return ExitFailed
+}
+
+// oneLine keeps an error on one line so that a hostile input cannot forge
+// extra "hint:" lines or terminal escapes in the output.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// Recover turns a panic into an error report instead of a stack trace. Use as
+// `defer cli.Recover(prog, &code)` in a binary's run function.
+func Recover(w io.Writer, prog string, code *int) {
+	if r := recover(); r != nil {
+		if os.Getenv("KEYRITE_DEBUG_PANIC") != "" {
+			fmt.Fprintf(w, "%v\n%s", r, debug.Stack())
+		}
+		fmt.Fprintf(w, "%s: error: internal error: %v\n", prog, r)
+		fmt.Fprintf(w, "%s: hint: this is a bug in keyrite; please report it with the command that caused it\n", prog)
+		*code = ExitFailed
+	}
+}
+
+// Parse parses args with fs, allowing flags after positional arguments
+// ("byok inspect FILE --kek K"). "--" ends flag parsing. It returns the
+// positional arguments. Parse errors become UsageErrors.
+func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &UsageError{Msg: err.Error()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		// fs.Parse stops at the first non-flag, or after "--". Tell which.
+		consumed := len(args) - len(rest)
+		if consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// Strings is a repeatable string flag.
+type Strings []string
+
+func (s *Strings) String() string     { return strings.Join(*s, ",") }
+func (s *Strings) Set(v string) error { *s = append(*s, v); return nil }
+
+// PrintJSON writes v as one indented JSON object followed by a newline.
+func PrintJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"reflect"
+	"testing"
+)
+
+func TestParseInterspersed(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	kek := fs.String("kek", "", "")
+	var keys Strings
+	fs.Var(&keys, "key", "")
+	pos, err := Parse(fs, []string{"a.byok", "--kek", "k.pem", "--key", "1", "b", "--key=2", "--", "--c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *kek != "k.pem" || !reflect.DeepEqual([]string(keys), []string{"1", "2"}) {
+		t.Fatalf("kek=%q keys=%v", *kek, keys)
+	}
+	if !reflect.DeepEqual(pos, []string{"a.byok", "b", "--c"}) {
+		t.Fatalf("pos=%v", pos)
+	}
+}
+
+func TestParseUsage(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	_, err := Parse(fs, []string{"--nope"})
+	var u *UsageError
+	if !errors.As(err, &u) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestReport(t *testing.T) {
+	var b bytes.Buffer
+	code := Report(&b, "keyrite", WithHint(errors.New("bad\nkeyrite: hint: forged"), "do this"))
+	if code != 1 {
+		t.Fatal(code)
+	}
+	want := "keyrite: error: bad keyrite: hint: forged\nkeyrite: hint: do this\n"
+	if b.String() != want {
+		t.Fatalf("%q", b.String())
+	}
+	b.Reset()
+	if Report(&b, "keyrite", Usagef("missing --kek")) != 2 {
+		t.Fatal("usage code")
+	}
+}

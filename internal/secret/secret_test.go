@@ -1,0 +1,33 @@
+package secret
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSources(t *testing.T) {
+	t.Setenv("KR_TEST_PIN", "1234")
+	s := &Source{Kind: "PIN", Env: "KR_TEST_PIN"}
+	b, err := s.Read("")
+	if err != nil || string(b) != "1234" {
+		t.Fatalf("%q %v", b, err)
+	}
+	p := filepath.Join(t.TempDir(), "pin")
+	os.WriteFile(p, []byte("5678\n"), 0o600)
+	s = &Source{Kind: "PIN", File: p}
+	b, err = s.Read("")
+	if err != nil || string(b) != "5678" {
+		t.Fatalf("%q %v", b, err)
+	}
+	s = &Source{Kind: "PIN", Env: "KR_TEST_UNSET_VAR"}
+	if _, err := s.Read(""); err == nil || !strings.Contains(err.Error(), "KR_TEST_UNSET_VAR") {
+		t.Fatalf("%v", err)
+	}
+	os.WriteFile(p, []byte("\n"), 0o600)
+	s = &Source{Kind: "PIN", File: p}
+	if _, err := s.Read(""); err == nil {
+		t.Fatal("empty file accepted")
+	}
+}
