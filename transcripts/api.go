@@ -1,16 +1,7 @@
-// Package transcripts records ceremonies: every state-changing step of keyrite
-// appends an event to the ceremony directory's transcript, keeps the step's
-// public inputs and outputs there as artifacts bound by digest, and people
-// sign the resulting state.
-//
-// This file is the API other packages and commands call. The transcripts
-// package owner may extend it (new fields, new constructors) but keeps these
-// names and signatures so that callers keep compiling.
-package transcripts
+// This file is the API other packages and commands call to record a step.
+// Names and signatures here are stable; fields and constructors may be added.
 
-import (
-	"errors"
-)
+package transcripts
 
 // Event is one step of a ceremony. It is built only from public values:
 // artifacts come from the constructors below, and parameters are names and
@@ -27,29 +18,35 @@ type Event struct {
 	Mechanism  string     // e.g. "CKM_RSA_AES_KEY_WRAP" or "CKM_AES_KEY_WRAP_PAD+CKM_RSA_PKCS_OAEP"
 	Result     string     // "ok", or what failed
 	Deviations []string   // anything done outside the normal path (e.g. a quirk accepted in a rehearsal)
+
+	// ActedOn names the signed checkpoint this step acted on. The uploader
+	// sets it on every event it appends, so that its record says exactly
+	// which verified offline state it performed. Record checks that the
+	// checkpoint is a prefix of this transcript.
+	ActedOn *CheckpointRef
 }
 
 // Actor is who performed a step.
 type Actor struct {
-	Name string
-	Role string // "operator", "witness", "custodian", "uploader", ...
+	Name string `json:"name"` // as the person gave it (default: the login name)
+	Role string `json:"role"` // "operator" (default), "witness", "custodian", "uploader", ...
 }
 
 // Param is a non-secret parameter of a step.
 type Param struct {
-	Name  string
-	Value string
+	Name  string `json:"name"`  // refused if it names a secret (pin, password, secret, private, share, ...)
+	Value string `json:"value"` // refused if it carries secret markers (PEM private keys, pin-value=, ...)
 }
 
 // HSMInfo describes the PKCS#11 module and token a step used.
 type HSMInfo struct {
-	ModulePath   string
-	ModuleSHA256 string
-	TokenLabel   string
-	Manufacturer string
-	Model        string
-	Serial       string
-	Firmware     string
+	ModulePath   string `json:"module_path"`
+	ModuleSHA256 string `json:"module_sha256,omitempty"` // hex SHA-256 of the module file
+	TokenLabel   string `json:"token_label,omitempty"`
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Model        string `json:"model,omitempty"`
+	Serial       string `json:"serial,omitempty"`
+	Firmware     string `json:"firmware,omitempty"`
 }
 
 // Kind says what an artifact is.
@@ -67,6 +64,14 @@ const (
 	KindPublicKey       Kind = "public-key"
 	KindReport          Kind = "report"
 	KindServiceResponse Kind = "service-response"
+	KindSelfTest        Kind = "self-test"      // known-answer test results (public test vectors and outcomes)
+	KindAttributes      Kind = "key-attributes" // public PKCS#11 attributes of a key (label, type, size, flags)
+	KindTokenInfo       Kind = "token-info"     // C_GetTokenInfo / C_GetInfo output
+
+	// KindOrphan is only used by the package itself: an artifact that a
+	// crashed step wrote but no event bound, bound by the "aborted" record
+	// that closes the crash (renamed NAME.orphan-SEQ).
+	KindOrphan Kind = "orphan"
 )
 
 // Artifact is a public file kept in the ceremony directory.
@@ -76,39 +81,36 @@ type Artifact struct {
 	Data []byte
 }
 
-// NewArtifact makes an artifact. It is the only way to make one; the package
-// refuses data that contains private-key PEM blocks or is empty.
+// NewArtifact makes an artifact. The package refuses (in Record, which
+// returns the error) data that is empty, larger than MaxArtifactSize, or
+// looks like private or secret key material; see CheckArtifact for the rules.
+// Callers that want the refusal at construction time use MakeArtifact.
 func NewArtifact(name string, kind Kind, data []byte) Artifact {
 	return Artifact{Name: name, Kind: kind, Data: data}
 }
 
-// Ceremony is an open ceremony directory.
-type Ceremony struct {
-	dir string
+// MakeArtifact is NewArtifact with the checks of CheckArtifact done at once.
+func MakeArtifact(name string, kind Kind, data []byte) (Artifact, error) {
+	a := Artifact{Name: name, Kind: kind, Data: data}
+	if err := CheckArtifact(a); err != nil {
+		return Artifact{}, err
+	}
+	return a, nil
 }
 
-// ErrNotImplemented is returned until the package is complete.
-var ErrNotImplemented = errors.New("transcripts: not implemented yet")
-
-// Open opens the ceremony directory dir for appending, creating it on first
-// use. If the last line of the transcript was torn by a crash, Open reports it
-// and appends an explicit "aborted" record before anything else.
-func Open(dir string) (*Ceremony, error) { return nil, ErrNotImplemented }
-
-// Record appends ev to the transcript, storing its artifacts, durably (the
-// line and the directory are fsynced before Record returns).
-func (c *Ceremony) Record(ev Event) error { return ErrNotImplemented }
-
-// Close releases the ceremony directory.
-func (c *Ceremony) Close() error { return nil }
-
 // RecordStep opens dir, records ev and closes it: the one call most commands
-// need for --ceremony DIR.
+// need for --ceremony DIR. An invalid event is refused before dir is created.
 func RecordStep(dir string, ev Event) error {
+	if err := checkEvent(&ev, false); err != nil {
+		return err
+	}
 	c, err := Open(dir)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	return c.Record(ev)
+	if err := c.Record(ev); err != nil {
+		c.Close()
+		return err
+	}
+	return c.Close()
 }

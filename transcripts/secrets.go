@@ -1,0 +1,361 @@
+package transcripts
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ErrSecret is returned (wrapped) when an event or artifact would carry what
+// looks like secret material. The transcript refuses it; nothing is written.
+var ErrSecret = errors.New("transcripts: refusing what looks like secret material")
+
+// MaxArtifactSize bounds one artifact (security domains are the largest
+// public files a ceremony handles, a few hundred KiB).
+const MaxArtifactSize = 16 << 20
+
+// publicKinds are the only artifact kinds a caller may record.
+var publicKinds = map[Kind]bool{
+	KindKEK: true, KindBYOK: true, KindCertificate: true, KindSecurityDomain: true,
+	KindRestoreBlob: true, KindDownloadRequest: true, KindExchangeKey: true,
+	KindPublicKey: true, KindReport: true, KindServiceResponse: true,
+	KindSelfTest: true, KindAttributes: true, KindTokenInfo: true,
+}
+
+// CheckArtifact applies the rules every artifact must pass:
+//   - Name is a plain file name: 1 to 128 characters from [A-Za-z0-9._-], not
+//     starting with a dot; no directories.
+//   - Kind is one of the public kinds declared in this package.
+//   - Data is not empty and at most MaxArtifactSize bytes.
+//   - Data does not look like private or secret key material: no PEM block or
+//     text naming a private key ("PRIVATE KEY", OpenSSH/PGP private blocks, age
+//     identities "AGE-SECRET-KEY-"), no PKCS#11 URI carrying a pin-value, no
+//     DER PKCS#8 / PKCS#1 / SEC 1 private key anywhere in it, raw or inside a
+//     base64 run, no JSON Web Key with private members (d, p, q, dp, dq, qi,
+//     k), and no bare 16, 24 or 32 byte binary blob (the shape of a raw AES key).
+//
+// The checks are a last line of defence, not a licence: callers pass only
+// public values. They are deliberately conservative; a public file they
+// reject is a bug to report, a secret they accept is a bug to fix here.
+func CheckArtifact(a Artifact) error {
+	if err := checkName(a.Name); err != nil {
+		return err
+	}
+	if !publicKinds[a.Kind] {
+		return fmt.Errorf("transcripts: artifact %q: kind %q is not a public artifact kind", a.Name, a.Kind)
+	}
+	if len(a.Data) == 0 {
+		return fmt.Errorf("transcripts: artifact %q is empty", a.Name)
+	}
+	if len(a.Data) > MaxArtifactSize {
+		return fmt.Errorf("transcripts: artifact %q is %d bytes, more than the %d allowed", a.Name, len(a.Data), MaxArtifactSize)
+	}
+	if why := secretInData(a.Data); why != "" {
+		return fmt.Errorf("%w: artifact %q (%s) contains %s", ErrSecret, a.Name, a.Kind, why)
+	}
+	return nil
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$`)
+
+func checkName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("transcripts: artifact name %q: want a plain file name of 1 to 128 characters from A-Z a-z 0-9 . _ -, not starting with a dot", name)
+	}
+	return nil
+}
+
+// secretMarkers are substrings that never occur in a public artifact.
+var secretMarkers = []string{
+	"PRIVATE KEY",       // PEM: PRIVATE KEY, RSA/EC/ENCRYPTED/OPENSSH PRIVATE KEY
+	"PRIVATE KEY BLOCK", // PGP
+	"AGE-SECRET-KEY-",   // age X25519 identity
+	"AGE-PLUGIN-",       // age plugin identity (e.g. a YubiKey identity file)
+	"pin-value",         // RFC 7512 URI attribute carrying a PIN
+	"pin-source",        // RFC 7512 URI attribute naming where a PIN lives
+}
+
+// secretInData says why data looks secret, or "" if it does not.
+func secretInData(data []byte) string {
+	for _, m := range secretMarkers {
+		if bytesContainsFold(data, m) {
+			return fmt.Sprintf("%q", m)
+		}
+	}
+	if (len(data) == 16 || len(data) == 24 || len(data) == 32) && !isPrintable(data) {
+		return "a bare binary blob of a raw AES key's size"
+	}
+	if off := findDERPrivateKey(data); off >= 0 {
+		return fmt.Sprintf("a DER private key at byte %d", off)
+	}
+	if why := privateInBase64Runs(data); why != "" {
+		return why
+	}
+	if why := privateJWK(data); why != "" {
+		return why
+	}
+	return ""
+}
+
+func bytesContainsFold(data []byte, s string) bool {
+	if len(data) < len(s) {
+		return false
+	}
+	return bytes.Contains(bytes.ToUpper(data), []byte(strings.ToUpper(s)))
+}
+
+func isPrintable(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if !unicode.IsPrint(r) && r != '\n' && r != '\r' && r != '\t' {
+			return false
+		}
+	}
+	return true
+}
+
+// findDERPrivateKey returns the offset of a DER-encoded private key (PKCS#8,
+// PKCS#1 RSA, SEC 1 EC) found anywhere in data, or -1. Every private key
+// structure starts with SEQUENCE { INTEGER 0|1, ... }; each such candidate is
+// handed to the standard parsers.
+func findDERPrivateKey(data []byte) int {
+	for i := 0; i+4 < len(data); i++ {
+		if data[i] != 0x30 {
+			continue
+		}
+		hdr, n := derLength(data[i+1:])
+		if hdr == 0 || n < 16 {
+			continue
+		}
+		start := i + 1 + hdr
+		end := start + n
+		if end > len(data) || start+3 > len(data) {
+			continue
+		}
+		// INTEGER 0 (PKCS#8, PKCS#1) or INTEGER 1 (SEC 1).
+		if data[start] != 0x02 || data[start+1] != 0x01 || data[start+2] > 1 {
+			continue
+		}
+		der := data[i:end]
+		if _, err := x509.ParsePKCS8PrivateKey(der); err == nil {
+			return i
+		}
+		if _, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+			return i
+		}
+		if _, err := x509.ParseECPrivateKey(der); err == nil {
+			return i
+		}
+		// A PKCS#8 structure the standard library does not know (e.g. an
+		// X25519 or ML-DSA key) still has SEQUENCE { INTEGER 0, SEQUENCE
+		// {OID...}, OCTET STRING }: refuse that shape too.
+		if looksPKCS8(data[start:end]) {
+			return i
+		}
+	}
+	return -1
+}
+
+func looksPKCS8(body []byte) bool {
+	// INTEGER 0|1, then AlgorithmIdentifier SEQUENCE { OBJECT IDENTIFIER ...
+	if len(body) < 8 || body[0] != 0x02 || body[1] != 0x01 || body[2] > 1 || body[3] != 0x30 {
+		return false
+	}
+	hdr, n := derLength(body[4:])
+	if hdr == 0 || 4+1+hdr >= len(body) || body[4+hdr] != 0x06 {
+		return false
+	}
+	next := 4 + hdr + n
+	return next < len(body) && body[next] == 0x04 // privateKey OCTET STRING
+}
+
+// derLength decodes a DER length; it returns the number of length bytes
+// (0 on error) and the length.
+func derLength(b []byte) (int, int) {
+	if len(b) == 0 {
+		return 0, 0
+	}
+	if b[0] < 0x80 {
+		return 1, int(b[0])
+	}
+	k := int(b[0] & 0x7f)
+	if k == 0 || k > 3 || len(b) < 1+k {
+		return 0, 0
+	}
+	n := 0
+	for _, c := range b[1 : 1+k] {
+		n = n<<8 | int(c)
+	}
+	return 1 + k, n
+}
+
+var b64Run = regexp.MustCompile(`[A-Za-z0-9+/_=-]{64,}`)
+
+// privateInBase64Runs decodes every long base64 or base64url run in data
+// (PEM bodies with their line breaks removed, JSON strings) and looks for a
+// DER private key in it.
+func privateInBase64Runs(data []byte) string {
+	// Join PEM-style wrapped lines so a multi-line body is one run.
+	joined := strings.NewReplacer("\r\n", "", "\n", "", "\\n", "").Replace(string(data))
+	for _, run := range b64Run.FindAllString(joined, -1) {
+		raw := strings.TrimRight(run, "=")
+		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+			// Try each alignment: the run may start mid-token.
+			for skip := 0; skip < 4 && skip < len(raw); skip++ {
+				s := raw[skip:]
+				if len(s)%4 == 1 {
+					s = s[:len(s)-1]
+				}
+				b, err := enc.DecodeString(s)
+				if err != nil {
+					continue
+				}
+				if off := findDERPrivateKey(b); off >= 0 {
+					return "a base64-encoded DER private key"
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// privateJWK refuses JSON holding a JSON Web Key with private members, at any
+// depth.
+func privateJWK(data []byte) string {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 || (t[0] != '{' && t[0] != '[') {
+		return ""
+	}
+	var v any
+	if json.Unmarshal(t, &v) != nil {
+		return ""
+	}
+	var walk func(any) string
+	walk = func(v any) string {
+		switch x := v.(type) {
+		case map[string]any:
+			if _, ok := x["kty"]; ok {
+				for _, m := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+					if _, ok := x[m]; ok {
+						return fmt.Sprintf("a JSON Web Key with the private member %q", m)
+					}
+				}
+			}
+			for _, e := range x {
+				if w := walk(e); w != "" {
+					return w
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if w := walk(e); w != "" {
+					return w
+				}
+			}
+		}
+		return ""
+	}
+	return walk(v)
+}
+
+// deniedParamWords are words that may not appear in a parameter name: a
+// parameter so named would be a secret, whatever its value.
+var deniedParamWords = map[string]bool{
+	"pin": true, "sopin": true, "puk": true, "password": true, "passwd": true, "passphrase": true,
+	"pass": true, "pwd": true, "secret": true, "secrets": true, "private": true, "priv": true,
+	"privkey": true, "share": true, "shares": true, "plaintext": true, "plain": true,
+	"seed": true, "mnemonic": true, "credential": true, "credentials": true, "bearer": true,
+	"apikey": true, "cleartext": true, "identity": true, "otp": true, "totp": true,
+}
+
+// checkParamName refuses parameter names containing a denied word. Names
+// are split into words at non-letters/digits and at lower-to-upper case
+// changes ("soPin", "user_pin", "wrapping-key-password" all refused).
+func checkParamName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("transcripts: parameter name %q: want 1 to 64 characters", name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return fmt.Errorf("transcripts: parameter name %q: want letters, digits, '_', '-' or '.'", name)
+		}
+	}
+	for _, w := range splitWords(name) {
+		if deniedParamWords[w] {
+			return fmt.Errorf("%w: parameter %q names a secret (%q); transcripts keep only public parameters", ErrSecret, name, w)
+		}
+	}
+	squashed := strings.ToLower(name)
+	for _, w := range deniedParamSubstrings {
+		if strings.Contains(squashed, w) {
+			return fmt.Errorf("%w: parameter %q names a secret (%q); transcripts keep only public parameters", ErrSecret, name, w)
+		}
+	}
+	return nil
+}
+
+// deniedParamSubstrings catch run-together names ("userpin", "privatekey").
+var deniedParamSubstrings = []string{
+	"password", "passwd", "passphrase", "secret", "private", "privkey", "sopin", "userpin",
+	"mnemonic", "plaintext", "cleartext", "credential",
+}
+
+func splitWords(s string) []string {
+	var words []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	var prev rune
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if unicode.IsUpper(r) && unicode.IsLower(prev) {
+				flush()
+			}
+			cur = append(cur, r)
+		default:
+			flush()
+		}
+		prev = r
+	}
+	flush()
+	return words
+}
+
+// checkText refuses free text (actions, results, deviations, parameter
+// values) carrying secret markers, control characters or invalid UTF-8.
+func checkText(field, s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("transcripts: %s is %d bytes, more than the %d allowed", field, len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("transcripts: %s is not valid UTF-8", field)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+			return fmt.Errorf("transcripts: %s contains the control character %U", field, r)
+		}
+	}
+	for _, m := range secretMarkers {
+		if bytesContainsFold([]byte(s), m) {
+			return fmt.Errorf("%w: %s contains %q", ErrSecret, field, m)
+		}
+	}
+	if why := privateInBase64Runs([]byte(s)); why != "" {
+		return fmt.Errorf("%w: %s contains %s", ErrSecret, field, why)
+	}
+	return nil
+}
