@@ -1,11 +1,85 @@
+// Command keyrite-emulator is a local stand-in for the Azure Key Vault and
+// Managed HSM data planes, for tests and rehearsals only (never production):
+//
+//	keyrite-emulator --listen 127.0.0.1:0 --state DIR [--transfer-key-object] [--log]
+//
+// It serves HTTPS with a CA it creates in DIR (its certificate is DIR/ca.pem;
+// give it to keyrite-uploader with --ca) and prints
+//
+//	listening on https://127.0.0.1:PORT
+//
+// as its first line of stdout. See package internal/emulator for the
+// endpoints and how one emulator stands in for several vaults and HSMs
+// (https://127.0.0.1:PORT/kv/NAME, https://127.0.0.1:PORT/mhsm/NAME).
+// It stops on SIGINT or SIGTERM.
 package main
 
 import (
+	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/keyrite/keyrite/internal/cli"
+	"github.com/keyrite/keyrite/internal/emulator"
 )
 
+const prog = "keyrite-emulator"
+
 func main() {
-	fmt.Fprintln(os.Stderr, "keyrite-emulator: error: not implemented yet")
-	os.Exit(1)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, nil))
+}
+
+// run is main without the exit; stop, if not nil, replaces the signal wait
+// (tests close it to stop the server).
+func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) (code int) {
+	defer cli.Recover(stderr, prog, &code)
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (host:port)")
+	state := fs.String("state", "", "state directory (created if missing): CA, keys, security domains")
+	object := fs.Bool("transfer-key-object", false, "serve transfer_key as a JSON object instead of a JSON string")
+	logReq := fs.Bool("log", false, "log one line per request to stderr")
+	pos, err := cli.Parse(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = cli.Usagef("unexpected argument %q", pos[0])
+	}
+	if err == nil && *state == "" {
+		err = cli.WithHint(cli.Usagef("--state is required"), "give a directory for the emulator's state, e.g. --state ./emulator-state")
+	}
+	if err == nil {
+		if _, _, splitErr := net.SplitHostPort(*listen); splitErr != nil {
+			err = cli.Usagef("--listen %q is not host:port", *listen)
+		}
+	}
+	if err != nil {
+		return cli.Report(stderr, prog, err)
+	}
+	cfg := emulator.Config{StateDir: *state, TransferKeyAsObject: *object}
+	if *logReq {
+		cfg.Log = stderr
+	}
+	emu, err := emulator.New(cfg)
+	if err != nil {
+		return cli.Report(stderr, prog, err)
+	}
+	url, err := emu.Listen(*listen)
+	if err != nil {
+		return cli.Report(stderr, prog, cli.WithHint(err, "choose a free address, or port 0 for any free port"))
+	}
+	fmt.Fprintf(stdout, "listening on %s\n", url)
+	fmt.Fprintf(stderr, "%s: CA certificate: %s (tests and rehearsals only)\n", prog, emu.CAFile())
+	if stop == nil {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+	} else {
+		<-stop
+	}
+	if err := emu.Close(); err != nil {
+		return cli.Report(stderr, prog, err)
+	}
+	return cli.ExitOK
 }
