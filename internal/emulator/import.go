@@ -1,9 +1,9 @@
 package emulator
 
 import (
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/ecdh"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"

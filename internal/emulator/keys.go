@@ -57,8 +57,8 @@ type createRequest struct {
 }
 
 type attributes struct {
-	Enabled    *bool `json:"enabled"`
-	Exportable *bool `json:"exportable"`
+	Enabled    *bool  `json:"enabled"`
+	Exportable *bool  `json:"exportable"`
 	NotBefore  *int64 `json:"nbf"`
 	Expires    *int64 `json:"exp"`
 }
