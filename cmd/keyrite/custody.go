@@ -1,7 +1,325 @@
 package main
 
-// Stubs: replaced by the real commands of this area.
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
-func runCustodySplit(e *env, args []string) error { return errNotImplemented }
+	"filippo.io/age"
+	"filippo.io/age/plugin"
 
-func runCustodyCombine(e *env, args []string) error { return errNotImplemented }
+	"github.com/keyrite/keyrite/internal/cli"
+	"github.com/keyrite/keyrite/internal/custody"
+	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/transcripts"
+)
+
+// runCustodySplit implements
+//
+//	keyrite custody split --in FILE --threshold M --recipient R [--recipient R]... --out DIR [--ceremony DIR] [--json]
+//
+// FILE's bytes are split exactly as they are (a trailing newline is part of
+// the secret). R is a recipient string or a file holding one.
+func runCustodySplit(e *env, args []string) error {
+	fs := flag.NewFlagSet("custody split", flag.ContinueOnError)
+	in := fs.String("in", "", "file holding the secret to split")
+	threshold := fs.Int("threshold", 0, "number of shares needed to recombine (M)")
+	var rcpts cli.Strings
+	fs.Var(&rcpts, "recipient", "custodian's age, ssh or plugin recipient, or a file holding one (repeat, one per share)")
+	out := fs.String("out", "", "new directory for the shares and manifest")
+	ceremony := fs.String("ceremony", "", "record the step in this ceremony directory")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	pos, err := cli.Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	const usage = "usage: keyrite custody split --in FILE --threshold M --recipient R [--recipient R]... --out DIR"
+	switch {
+	case len(pos) > 0:
+		return cli.WithHint(cli.Usagef("custody split: unexpected argument %q", pos[0]), usage)
+	case *in == "":
+		return cli.WithHint(cli.Usagef("custody split: --in is required"), usage)
+	case *out == "":
+		return cli.WithHint(cli.Usagef("custody split: --out is required"), usage)
+	case *threshold == 0:
+		return cli.WithHint(cli.Usagef("custody split: --threshold is required"), usage)
+	case len(rcpts) < 2:
+		return cli.WithHint(cli.Usagef("custody split: %d --recipient given, need at least 2 (one per share)", len(rcpts)), usage)
+	case *threshold < custody.MinThreshold || *threshold > len(rcpts) || len(rcpts) > custody.MaxShares:
+		return cli.WithHint(cli.Usagef("custody split: --threshold %d with %d recipients: want 2 ≤ threshold ≤ recipients ≤ %d", *threshold, len(rcpts), custody.MaxShares),
+			"the threshold is how many of the custodians must come together to recombine the secret")
+	}
+	if err := custodyRefuseExisting(*out); err != nil {
+		return err
+	}
+	ui := custodyPluginUI(e)
+	var rs []*custody.Recipient
+	for i, arg := range rcpts {
+		r, err := custody.LoadRecipient(arg, ui)
+		if err != nil {
+			return custodyHint(fmt.Errorf("recipient %d: %w", i+1, err))
+		}
+		rs = append(rs, r)
+	}
+	sec, err := custodyReadSecret(*in)
+	if err != nil {
+		return err
+	}
+	defer secret.Wipe(sec)
+	var cer *transcripts.Ceremony
+	if *ceremony != "" {
+		if cer, err = transcripts.Open(*ceremony); err != nil {
+			return cli.WithHint(fmt.Errorf("opening ceremony %s: %w", *ceremony, err), "nothing was split")
+		}
+		defer cer.Close()
+	}
+
+	res, err := custody.Split(sec, *threshold, rs)
+	if err != nil {
+		return custodyHint(err)
+	}
+	if err := custody.WriteDir(*out, res); err != nil {
+		return custodyHint(err)
+	}
+	m := res.Manifest
+	mb := m.Marshal()
+	fp := words.Sum(mb)
+	if cer != nil {
+		err := cer.Record(transcripts.Event{
+			Step:    "custody.split",
+			Action:  fmt.Sprintf("split a secret %d-of-%d (split %s) into %s", m.Threshold, m.Shares, m.SplitID, filepath.Base(*out)),
+			Outputs: []transcripts.Artifact{transcripts.NewArtifact("custody-"+m.SplitID[:8]+"-manifest.json", transcripts.KindReport, mb)},
+			Params: []transcripts.Param{
+				{Name: "split_id", Value: m.SplitID},
+				{Name: "threshold", Value: fmt.Sprint(m.Threshold)},
+				{Name: "shares", Value: fmt.Sprint(m.Shares)},
+			},
+			Result: "ok",
+		})
+		if err != nil {
+			return cli.WithHint(fmt.Errorf("recording the step in %s: %w", *ceremony, err),
+				"the shares were written to "+*out+"; record the split ID and manifest SHA-256 by hand")
+		}
+	}
+	if *asJSON {
+		return cli.PrintJSON(e.stdout, custodySplitJSON{
+			Out: *out, SplitID: m.SplitID, Threshold: m.Threshold, Shares: m.Shares,
+			ManifestSHA256: fp.Hex(), ManifestWords: fp.Words(), Files: m.Files,
+		})
+	}
+	fmt.Fprintf(e.stdout, "split %d-of-%d into %s\n", m.Threshold, m.Shares, *out)
+	fmt.Fprintf(e.stdout, "split id:  %s\n", m.SplitID)
+	fmt.Fprintf(e.stdout, "manifest:  sha256 %s\n", fp.Hex())
+	fmt.Fprintf(e.stdout, "           %s\n", fp.Short())
+	for _, f := range m.Files {
+		fmt.Fprintf(e.stdout, "share %-3d  %-18s %-12s %s\n", f.Index, f.File, f.Kind, custodyAbbrev(f.Recipient))
+	}
+	return nil
+}
+
+type custodySplitJSON struct {
+	Out            string              `json:"out"`
+	SplitID        string              `json:"split_id"`
+	Threshold      int                 `json:"threshold"`
+	Shares         int                 `json:"shares"`
+	ManifestSHA256 string              `json:"manifest_sha256"`
+	ManifestWords  string              `json:"manifest_words"`
+	Files          []custody.ShareFile `json:"share_files"`
+}
+
+// runCustodyCombine implements
+//
+//	keyrite custody combine --shares DIR --identity FILE [--identity FILE]... --out FILE [--ceremony DIR] [--json]
+func runCustodyCombine(e *env, args []string) error {
+	fs := flag.NewFlagSet("custody combine", flag.ContinueOnError)
+	shares := fs.String("shares", "", "directory written by custody split (manifest.json and share files)")
+	var idFiles cli.Strings
+	fs.Var(&idFiles, "identity", "a custodian's age identity file or ssh private key (repeat)")
+	out := fs.String("out", "", "new file for the recombined secret (written 0600)")
+	ceremony := fs.String("ceremony", "", "record the step in this ceremony directory")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	pos, err := cli.Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	const usage = "usage: keyrite custody combine --shares DIR --identity FILE [--identity FILE]... --out FILE"
+	switch {
+	case len(pos) > 0:
+		return cli.WithHint(cli.Usagef("custody combine: unexpected argument %q", pos[0]), usage)
+	case *shares == "":
+		return cli.WithHint(cli.Usagef("custody combine: --shares is required"), usage)
+	case len(idFiles) == 0:
+		return cli.WithHint(cli.Usagef("custody combine: --identity is required"), usage)
+	case *out == "":
+		return cli.WithHint(cli.Usagef("custody combine: --out is required"), usage)
+	}
+	if err := custodyRefuseExisting(*out); err != nil {
+		return err
+	}
+	if _, err := custody.ReadManifest(*shares); err != nil {
+		return custodyHint(err)
+	}
+	ui := custodyPluginUI(e)
+	pass := func(prompt string) ([]byte, error) {
+		return (&secret.Source{Kind: "passphrase"}).Read(prompt)
+	}
+	var ids []age.Identity
+	for _, p := range idFiles {
+		id, err := custody.LoadIdentities(p, ui, pass)
+		if err != nil {
+			return custodyHint(err)
+		}
+		ids = append(ids, id...)
+	}
+	var cer *transcripts.Ceremony
+	if *ceremony != "" {
+		if cer, err = transcripts.Open(*ceremony); err != nil {
+			return cli.WithHint(fmt.Errorf("opening ceremony %s: %w", *ceremony, err), "nothing was combined")
+		}
+		defer cer.Close()
+	}
+
+	sec, res, err := custody.Combine(*shares, ids)
+	if err != nil {
+		return custodyHint(err)
+	}
+	defer secret.Wipe(sec)
+	if err := custodyWriteNew(*out, sec, 0o600); err != nil {
+		return err
+	}
+	m := res.Manifest
+	fp := words.Sum(m.Marshal())
+	if cer != nil {
+		err := cer.Record(transcripts.Event{
+			Step:   "custody.combine",
+			Action: fmt.Sprintf("recombined split %s (%d-of-%d) from shares %s", m.SplitID, m.Threshold, m.Shares, custodyJoinInts(res.Used)),
+			Inputs: []transcripts.Artifact{transcripts.NewArtifact("custody-"+m.SplitID[:8]+"-manifest.json", transcripts.KindReport, m.Marshal())},
+			Params: []transcripts.Param{
+				{Name: "split_id", Value: m.SplitID},
+				{Name: "shares_used", Value: custodyJoinInts(res.Used)},
+			},
+			Result: "ok",
+		})
+		if err != nil {
+			return cli.WithHint(fmt.Errorf("recording the step in %s: %w", *ceremony, err),
+				"the secret was written to "+*out+"; record the step by hand")
+		}
+	}
+	if *asJSON {
+		return cli.PrintJSON(e.stdout, custodyCombineJSON{
+			Out: *out, SplitID: m.SplitID, Threshold: m.Threshold, Shares: m.Shares,
+			Opened: res.Opened, Used: res.Used, ManifestSHA256: fp.Hex(), ManifestWords: fp.Words(),
+		})
+	}
+	fmt.Fprintf(e.stdout, "combined split %s (%d-of-%d) from shares %s\n", m.SplitID, m.Threshold, m.Shares, custodyJoinInts(res.Used))
+	fmt.Fprintf(e.stdout, "manifest:  sha256 %s\n", fp.Hex())
+	fmt.Fprintf(e.stdout, "           %s\n", fp.Short())
+	fmt.Fprintf(e.stdout, "wrote the secret to %s (mode 0600); the commitment matched\n", *out)
+	return nil
+}
+
+type custodyCombineJSON struct {
+	Out            string `json:"out"`
+	SplitID        string `json:"split_id"`
+	Threshold      int    `json:"threshold"`
+	Shares         int    `json:"shares"`
+	Opened         []int  `json:"opened"`
+	Used           []int  `json:"used"`
+	ManifestSHA256 string `json:"manifest_sha256"`
+	ManifestWords  string `json:"manifest_words"`
+}
+
+// custodyHint adds the hint people need to act on a custody error.
+func custodyHint(err error) error {
+	var hints []string
+	switch {
+	case errors.Is(err, custody.ErrTooFewShares):
+		hints = append(hints, "give the identity files of at least threshold custodians with --identity; each identity opens only its own share")
+	case errors.Is(err, custody.ErrMixedSplits):
+		hints = append(hints, "a share file or the manifest comes from another split; use only the files written together by one 'custody split'")
+	case errors.Is(err, custody.ErrShareModified):
+		hints = append(hints, "get the original file back from its custodian, or move it out of the directory to combine without it")
+	case errors.Is(err, custody.ErrCommitment):
+		hints = append(hints, "a share is corrupt or forged; try another quorum of custodians")
+	case errors.Is(err, custody.ErrManifest):
+		hints = append(hints, "manifest.json must be exactly as 'keyrite custody split' wrote it")
+	case errors.Is(err, custody.ErrPluginNotFound):
+		hints = append(hints, "install the age plugin on this workstation and put it on PATH, or use another recipient")
+	case errors.Is(err, fs.ErrExist):
+		hints = append(hints, "choose a new output path: keyrite never overwrites")
+	case errors.Is(err, fs.ErrNotExist):
+		hints = append(hints, "check the path")
+	}
+	return cli.WithHint(err, hints...)
+}
+
+// custodyRefuseExisting fails if path exists: outputs are never overwritten, and
+// this is checked before any work is done.
+func custodyRefuseExisting(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return cli.WithHint(fmt.Errorf("output %s already exists", path), "choose a new output path: keyrite never overwrites")
+	}
+	return nil
+}
+
+// custodyReadSecret reads a secret to split without ever quoting it.
+func custodyReadSecret(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, custodyHint(fmt.Errorf("reading the secret: %w", err))
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading the secret: %s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, custody.MaxSecretSize+1))
+	if err != nil {
+		secret.Wipe(b)
+		return nil, fmt.Errorf("reading the secret: %w", err)
+	}
+	switch {
+	case len(b) == 0:
+		return nil, cli.WithHint(fmt.Errorf("the secret file %s is empty", path), "put the secret (e.g. the PIN) in the file; its bytes are split exactly as they are")
+	case len(b) > custody.MaxSecretSize:
+		secret.Wipe(b)
+		return nil, fmt.Errorf("the secret file %s is larger than %d bytes", path, custody.MaxSecretSize)
+	}
+	return b, nil
+}
+
+func custodyWriteNew(path string, data []byte, perm os.FileMode) error {
+	if err := fsx.WriteNew(path, data, perm); err != nil {
+		return custodyHint(fmt.Errorf("writing %s: %w", path, err))
+	}
+	return nil
+}
+
+// custodyPluginUI lets age plugins (e.g. age-plugin-yubikey) talk to the person on
+// the terminal, messages going to stderr.
+func custodyPluginUI(e *env) *plugin.ClientUI {
+	printf := func(format string, v ...any) { fmt.Fprintf(e.stderr, "keyrite: "+format+"\n", v...) }
+	warnf := func(format string, v ...any) { fmt.Fprintf(e.stderr, "keyrite: warning: "+format+"\n", v...) }
+	return plugin.NewTerminalUI(printf, warnf)
+}
+
+func custodyAbbrev(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:40] + "…" + s[len(s)-12:]
+}
+
+func custodyJoinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}
