@@ -1,0 +1,174 @@
+package hsm
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unsafe"
+
+	"github.com/miekg/pkcs11"
+)
+
+// Session is an open PKCS#11 session on one token. It is not safe for
+// concurrent use (nor is a PKCS#11 session).
+type Session struct {
+	Module *Module
+	Slot   Slot
+	h      pkcs11.SessionHandle
+	p      PKCS11
+	closed bool
+}
+
+// OpenSession opens a read-write session on the token in slot. Read-write is
+// needed for session objects (an imported KEK, an ephemeral AES key).
+func (m *Module) OpenSession(slot Slot) (*Session, error) {
+	h, err := m.p.OpenSession(slot.ID, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return nil, wrapErr("C_OpenSession", fmt.Sprintf("token %q", slot.Token.Label), err)
+	}
+	return &Session{Module: m, Slot: slot, h: h, p: m.p}, nil
+}
+
+// Handle is the raw session handle, for calls through P11.
+func (s *Session) Handle() pkcs11.SessionHandle { return s.h }
+
+// P11 is the underlying PKCS#11 interface.
+func (s *Session) P11() PKCS11 { return s.p }
+
+// Token is the session's token info.
+func (s *Session) Token() TokenInfo { return s.Slot.Token }
+
+// Close closes the session (logging out first is not needed: closing the last
+// session of a token logs it out).
+func (s *Session) Close() error {
+	if s == nil || s.closed {
+		return nil
+	}
+	s.closed = true
+	return wrapErr("C_CloseSession", "", s.p.CloseSession(s.h))
+}
+
+// Login logs the normal user in with pin and wipes pin (best effort: the
+// PKCS#11 binding makes a C copy, which it frees but does not clear). A token
+// already logged in by this process (CKR_USER_ALREADY_LOGGED_IN) is fine.
+func (s *Session) Login(pin []byte) error { return s.login(pkcs11.CKU_USER, pin) }
+
+// LoginSO logs the security officer in with pin and wipes pin.
+func (s *Session) LoginSO(pin []byte) error { return s.login(pkcs11.CKU_SO, pin) }
+
+func (s *Session) login(user uint, pin []byte) error {
+	defer clear(pin)
+	if len(pin) == 0 {
+		return fmt.Errorf("hsm: empty PIN for token %q", s.Slot.Token.Label)
+	}
+	// No Go string copy of the PIN: the string aliases pin, which is
+	// cleared when we return; the binding copies it into C memory for the call.
+	err := s.p.Login(s.h, user, unsafe.String(unsafe.SliceData(pin), len(pin)))
+	if c, ok := Code(err); ok && c == pkcs11.CKR_USER_ALREADY_LOGGED_IN {
+		return nil
+	}
+	return wrapErr("C_Login", fmt.Sprintf("token %q", s.Slot.Token.Label), err)
+}
+
+// Logout logs out. Handles of private objects become invalid afterwards.
+func (s *Session) Logout() error {
+	err := s.p.Logout(s.h)
+	if c, ok := Code(err); ok && c == pkcs11.CKR_USER_NOT_LOGGED_IN {
+		return nil
+	}
+	return wrapErr("C_Logout", "", err)
+}
+
+// Find returns the handles of all objects matching template.
+func (s *Session) Find(template []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
+	if err := s.p.FindObjectsInit(s.h, template); err != nil {
+		return nil, wrapErr("C_FindObjectsInit", "", err)
+	}
+	var all []pkcs11.ObjectHandle
+	var ferr error
+	for {
+		hs, _, err := s.p.FindObjects(s.h, 64)
+		if err != nil {
+			ferr = wrapErr("C_FindObjects", "", err)
+			break
+		}
+		if len(hs) == 0 {
+			break
+		}
+		all = append(all, hs...)
+		if len(all) > 100000 {
+			ferr = fmt.Errorf("hsm: C_FindObjects: more than 100000 objects; the module may be looping")
+			break
+		}
+	}
+	if err := s.p.FindObjectsFinal(s.h); err != nil && ferr == nil {
+		ferr = wrapErr("C_FindObjectsFinal", "", err)
+	}
+	return all, ferr
+}
+
+// FindOne returns the single object matching template, described. Zero
+// matches give an error wrapping ErrObjectNotFound; several give ErrAmbiguous
+// with a list of what was found (label, id, class, key type). what names the
+// object in errors, e.g. `object "app-key"`.
+func (s *Session) FindOne(what string, template []*pkcs11.Attribute) (*Object, error) {
+	hs, err := s.Find(template)
+	if err != nil {
+		return nil, err
+	}
+	switch len(hs) {
+	case 1:
+		return s.Object(hs[0])
+	case 0:
+		return nil, fmt.Errorf("%w: no %s on token %q (logged in: objects marked private are only visible after login)", ErrObjectNotFound, what, s.Slot.Token.Label)
+	}
+	var desc []string
+	for _, h := range hs {
+		o, err := s.Object(h)
+		if err != nil {
+			desc = append(desc, fmt.Sprintf("handle %d (unreadable)", h))
+			continue
+		}
+		desc = append(desc, o.Summary())
+	}
+	sort.Strings(desc)
+	return nil, fmt.Errorf("%w: %d objects match %s on token %q: %s; name one by adding id=... or type=... to the URI", ErrAmbiguous, len(hs), what, s.Slot.Token.Label, strings.Join(desc, "; "))
+}
+
+// FindURI finds the one object named by u's object, id and type attributes.
+// At least one of them must be set.
+func (s *Session) FindURI(u *URI) (*Object, error) {
+	t := u.ObjectTemplate()
+	if len(t) == 0 {
+		return nil, fmt.Errorf("%w: %s names no object (give object=LABEL, id=... or type=...)", ErrURI, u.Redacted())
+	}
+	return s.FindOne(u.ObjectDescription(), t)
+}
+
+// MechanismInfo returns the token's C_GetMechanismInfo for mech. ok is false
+// when the token does not list the mechanism (CKR_MECHANISM_INVALID).
+func (s *Session) MechanismInfo(mech uint) (info pkcs11.MechanismInfo, ok bool, err error) {
+	info, err = s.p.GetMechanismInfo(s.Slot.ID, []*pkcs11.Mechanism{pkcs11.NewMechanism(mech, nil)})
+	if err != nil {
+		if c, cok := Code(err); cok && c == pkcs11.CKR_MECHANISM_INVALID {
+			return info, false, nil
+		}
+		return info, false, wrapErr("C_GetMechanismInfo", MechanismName(mech), err)
+	}
+	return info, true, nil
+}
+
+// Supports reports whether the token lists mech with all of flags (e.g.
+// pkcs11.CKF_WRAP).
+func (s *Session) Supports(mech, flags uint) (bool, error) {
+	info, ok, err := s.MechanismInfo(mech)
+	if err != nil || !ok {
+		return false, err
+	}
+	return info.Flags&flags == flags, nil
+}
+
+// Destroy destroys an object (normally a session object this process made).
+func (s *Session) Destroy(h pkcs11.ObjectHandle) error {
+	return wrapErr("C_DestroyObject", "", s.p.DestroyObject(s.h, h))
+}

@@ -1,0 +1,186 @@
+package hsm_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/hsm/softhsmtest"
+	"github.com/miekg/pkcs11"
+)
+
+// open loads the token's module, finds the token by label and logs in.
+func open(t *testing.T, tok *softhsmtest.Token) *hsm.Session {
+	t.Helper()
+	m, err := hsm.Load(tok.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	slot, err := m.FindToken(hsm.TokenFilter{Label: tok.Label})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.OpenSession(slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Login([]byte(tok.PIN)); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestTokenInfoAndObjects(t *testing.T) {
+	tok := softhsmtest.New(t, "vendor")
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	tok.WritePrivateKey(t, ec, softhsmtest.Options{Label: "ec-key", ID: "01", Extractable: true, Sensitive: true})
+	tok.WriteSecretKey(t, make([]byte, 24), softhsmtest.Options{Label: "aes-key", ID: "02"})
+	s := open(t, tok)
+
+	ti := s.Token()
+	if ti.Label != "vendor" || ti.Manufacturer != "SoftHSM project" || ti.Model != "SoftHSM v2" || ti.Serial == "" || ti.Firmware == "" {
+		t.Errorf("token info = %+v", ti)
+	}
+	if s.Module.SHA256 == "" || len(s.Module.SHA256) != 64 {
+		t.Errorf("module SHA-256 = %q", s.Module.SHA256)
+	}
+	if !strings.Contains(ti.Describe(), "SoftHSM") {
+		t.Errorf("Describe = %q", ti.Describe())
+	}
+
+	u, err := hsm.ParseURI(tok.URI("ec-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.FindURI(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Class != pkcs11.CKO_PRIVATE_KEY || o.KeyType != pkcs11.CKK_EC || o.Curve != "P-384" || o.Bits != 384 ||
+		!o.Extractable || !o.Sensitive || o.NeverExtractable || o.WrapWithTrusted || !o.Token || o.Label != "ec-key" {
+		t.Errorf("ec-key = %+v", o)
+	}
+	o, err = s.FindOne(`object "aes-key"`, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, "aes-key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.KeyType != pkcs11.CKK_AES || o.Bits != 192 || o.ValueLen != 24 || o.Extractable {
+		t.Errorf("aes-key = %+v (%s)", o, o.TypeString())
+	}
+}
+
+func TestFindErrors(t *testing.T) {
+	tok := softhsmtest.New(t, "vendor")
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tok.WritePrivateKey(t, k, softhsmtest.Options{Label: "dup", ID: "01"})
+	tok.WriteSecretKey(t, make([]byte, 32), softhsmtest.Options{Label: "dup", ID: "02"})
+	s := open(t, tok)
+
+	_, err := s.FindURI(&hsm.URI{Object: "dup"})
+	if !errors.Is(err, hsm.ErrAmbiguous) {
+		t.Fatalf("several matches: err = %v", err)
+	}
+	for _, want := range []string{`label "dup", id 01, private-key, EC P-256`, `label "dup", id 02, secret-key, AES 256`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not list %q", err, want)
+		}
+	}
+	if _, err := s.FindURI(&hsm.URI{Object: "dup", Type: "secret-key"}); err != nil {
+		t.Errorf("narrowed by type: %v", err)
+	}
+	if _, err := s.FindURI(&hsm.URI{Object: "nope"}); !errors.Is(err, hsm.ErrObjectNotFound) {
+		t.Errorf("no match: err = %v", err)
+	}
+	if _, err := s.Module.FindToken(hsm.TokenFilter{Label: "other"}); !errors.Is(err, hsm.ErrTokenNotFound) || !strings.Contains(err.Error(), `tokens present: "vendor"`) {
+		t.Errorf("unknown label: err = %v", err)
+	}
+}
+
+func TestWrongPIN(t *testing.T) {
+	tok := softhsmtest.New(t, "vendor")
+	m, err := hsm.Load(tok.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	slot, err := m.FindToken(hsm.TokenFilter{Label: "vendor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.OpenSession(slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pin := []byte("0000")
+	err = s.Login(pin)
+	if !errors.Is(err, hsm.ErrPINIncorrect) || !strings.Contains(err.Error(), "CKR_PIN_INCORRECT") {
+		t.Fatalf("wrong PIN: err = %v", err)
+	}
+	if string(pin) != "\x00\x00\x00\x00" {
+		t.Errorf("PIN buffer not wiped")
+	}
+	var he *hsm.Error
+	if !errors.As(err, &he) || he.Code != pkcs11.CKR_PIN_INCORRECT {
+		t.Errorf("not an *hsm.Error with the code: %#v", err)
+	}
+}
+
+func TestWrongModulePath(t *testing.T) {
+	for _, p := range []string{"/nonexistent/libnope.so", "/etc/passwd", "/tmp", ""} {
+		_, err := hsm.Load(p)
+		if !errors.Is(err, hsm.ErrModuleLoad) || !strings.Contains(err.Error(), "cannot load PKCS#11 module") {
+			t.Errorf("Load(%q): err = %v", p, err)
+		}
+	}
+}
+
+func TestNotExtractable(t *testing.T) {
+	tok := softhsmtest.New(t, "vendor")
+	tok.WriteSecretKey(t, make([]byte, 32), softhsmtest.Options{Label: "locked", Sensitive: true})
+	s := open(t, tok)
+	o, err := s.FindURI(&hsm.URI{Object: "locked"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kh, err := s.ImportRSAPublicKey(&kek.PublicKey, "kek")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Destroy(kh)
+	aes, err := s.GenerateSessionAES(256, hsm.SecretKeyOptions{Extractable: true, Wrap: true, Sensitive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Destroy(aes)
+	_, err = s.WrapKey(pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_WRAP_PAD, nil), aes, o.Handle, `"locked"`)
+	if !errors.Is(err, hsm.ErrNotExtractable) || !strings.Contains(err.Error(), "CKA_EXTRACTABLE=true") {
+		t.Fatalf("err = %v", err)
+	}
+	// The ephemeral AES key can itself be wrapped under the KEK with OAEP.
+	ct, err := s.WrapKey(hsm.OAEPSHA1(), kh, aes, "ephemeral")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := rsa.DecryptOAEP(sha1New(), nil, kek, ct, nil)
+	if err != nil || len(pt) != 32 {
+		t.Fatalf("OAEP unwrap: %d bytes, %v", len(pt), err)
+	}
+	if ok, err := s.Supports(pkcs11.CKM_RSA_AES_KEY_WRAP, pkcs11.CKF_WRAP); err != nil || ok {
+		t.Errorf("SoftHSM 2.6.1 lists CKM_RSA_AES_KEY_WRAP? %v %v", ok, err)
+	}
+	if ok, err := s.Supports(pkcs11.CKM_AES_KEY_WRAP_PAD, pkcs11.CKF_WRAP); err != nil || !ok {
+		t.Errorf("CKM_AES_KEY_WRAP_PAD: %v %v", ok, err)
+	}
+}
