@@ -1,0 +1,180 @@
+package securitydomain
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+)
+
+// ErrInvalidExchangeKey is returned (wrapped) when the exchange key is malformed.
+var ErrInvalidExchangeKey = errors.New("securitydomain: invalid exchange key")
+
+func exErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidExchangeKey, fmt.Sprintf(format, args...))
+}
+
+// ParseExchangeKey reads the service's exchange (transfer) key certificate
+// from either of the forms a custodian may be handed (spec §7):
+//
+//   - the PEM certificate that `az keyvault security-domain init-recovery`
+//     writes (65-character lines, no trailing newline; any PEM certificate is
+//     accepted), or
+//   - the transfer-key JSON response {"key_format": "jwk", "transfer_key":
+//     JWK}, where the JWK is an object or a JSON string holding one. The
+//     certificate is x5c[0]; n, e, kty, x5t and x5t#S256, when present, must
+//     agree with it.
+//
+// The key must be RSA of at least 2048 bits.
+func ParseExchangeKey(data []byte) (*x509.Certificate, error) {
+	t := bytes.TrimSpace(data)
+	var cert *x509.Certificate
+	switch {
+	case len(t) == 0:
+		return nil, exErr("the file is empty")
+	case bytes.HasPrefix(t, []byte("-----BEGIN")):
+		c, err := ParseCertificate(t)
+		if err != nil {
+			return nil, exErr("%v", strings.TrimPrefix(err.Error(), "securitydomain: "))
+		}
+		cert = c
+	case t[0] == '{':
+		c, err := parseTransferKey(t)
+		if err != nil {
+			return nil, err
+		}
+		cert = c
+	default:
+		return nil, exErr("want a PEM certificate or the transfer-key JSON, found %s", quoteShort(t[:min(len(t), 16)]))
+	}
+	if _, err := rsaPublic(cert); err != nil {
+		return nil, exErr("%v", strings.TrimPrefix(err.Error(), "securitydomain: "))
+	}
+	return cert, nil
+}
+
+func parseTransferKey(data []byte) (*x509.Certificate, error) {
+	top, err := objectFields(data)
+	if err != nil {
+		return nil, exErr("%v", err)
+	}
+	if err := fieldSet(top, "transfer-key response", []string{"transfer_key"}, "key_format"); err != nil {
+		return nil, exErr("%v", err)
+	}
+	if kf, ok := top["key_format"]; ok {
+		f, err := jsonString(kf, "key_format")
+		if err != nil {
+			return nil, exErr("%v", err)
+		}
+		if f != "jwk" {
+			return nil, exErr("key_format is %q, want \"jwk\"", f)
+		}
+	}
+	raw := bytes.TrimSpace(top["transfer_key"])
+	if len(raw) > 0 && raw[0] == '"' {
+		s, err := jsonString(raw, "transfer_key")
+		if err != nil {
+			return nil, exErr("%v", err)
+		}
+		raw = []byte(s)
+	}
+	jwk, err := objectFields(raw)
+	if err != nil {
+		return nil, exErr("transfer_key: %v", err)
+	}
+	x5cRaw, ok := jwk["x5c"]
+	if !ok {
+		return nil, exErr("transfer_key has no x5c certificate")
+	}
+	x5c, err := jsonArray(x5cRaw, "transfer_key.x5c")
+	if err != nil {
+		return nil, exErr("%v", err)
+	}
+	if len(x5c) == 0 {
+		return nil, exErr("transfer_key.x5c is empty")
+	}
+	s, err := jsonString(x5c[0], "transfer_key.x5c[0]")
+	if err != nil {
+		return nil, exErr("%v", err)
+	}
+	der, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, exErr("transfer_key.x5c[0] is not standard base64: %v", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, exErr("transfer_key.x5c[0] is not an X.509 certificate: %v", err)
+	}
+	pub, err := rsaPublic(cert)
+	if err != nil {
+		return nil, exErr("transfer_key.x5c[0]: %v", strings.TrimPrefix(err.Error(), "securitydomain: "))
+	}
+	want := map[string]string{
+		"kty":      "RSA",
+		"n":        b64u.EncodeToString(pub.N.Bytes()),
+		"e":        b64u.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+		"x5t":      x5t(cert),
+		"x5t#S256": X5T256(cert),
+	}
+	for _, k := range []string{"kty", "n", "e", "x5t", "x5t#S256"} {
+		v, ok := jwk[k]
+		if !ok {
+			continue
+		}
+		got, err := jsonString(v, "transfer_key."+k)
+		if err != nil {
+			return nil, exErr("%v", err)
+		}
+		if got != want[k] {
+			return nil, exErr("transfer_key.%s does not match the certificate in x5c[0]", k)
+		}
+	}
+	return cert, nil
+}
+
+// ExchangeCertPEM returns the certificate as `az keyvault security-domain
+// init-recovery` writes it: base64 of the DER in 65-character lines between
+// the BEGIN and END lines, joined with "\n", no trailing newline.
+func ExchangeCertPEM(cert *x509.Certificate) []byte {
+	s := base64.StdEncoding.EncodeToString(cert.Raw)
+	lines := []string{"-----BEGIN CERTIFICATE-----"}
+	for len(s) > 65 {
+		lines = append(lines, s[:65])
+		s = s[65:]
+	}
+	if s != "" {
+		lines = append(lines, s)
+	}
+	lines = append(lines, "-----END CERTIFICATE-----")
+	return []byte(strings.Join(lines, "\n"))
+}
+
+// TransferKeyJSON returns the body of GET /securitydomain/upload for the
+// exchange certificate cert (service side, for the emulator): the layout of
+// the vectors' transfer_key_response.json, with transfer_key a JSON string
+// holding the JWK (which is what the az CLI expects).
+func TransferKeyJSON(cert *x509.Certificate, kid string) ([]byte, error) {
+	pub, err := rsaPublic(cert)
+	if err != nil {
+		return nil, err
+	}
+	inner := `{"kid": ` + pyQuote(kid) +
+		`, "kty": "RSA", "key_ops": ["encrypt", "wrapKey"], "n": ` + pyQuote(b64u.EncodeToString(pub.N.Bytes())) +
+		`, "e": ` + pyQuote(b64u.EncodeToString(big.NewInt(int64(pub.E)).Bytes())) +
+		`, "alg": "RSA-OAEP-256", "x5c": [` + pyQuote(base64.StdEncoding.EncodeToString(cert.Raw)) +
+		`], "x5t": ` + pyQuote(x5t(cert)) + `, "x5t#S256": ` + pyQuote(X5T256(cert)) + `}`
+	var b bytes.Buffer
+	b.WriteString("{\n  \"key_format\": \"jwk\",\n  \"transfer_key\": ")
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(inner); err != nil {
+		return nil, err
+	}
+	b.Truncate(b.Len() - 1) // Encode's newline
+	b.WriteString("\n}")
+	return b.Bytes(), nil
+}
