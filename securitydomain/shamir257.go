@@ -28,7 +28,7 @@ var ErrShare = errors.New("securitydomain: invalid share")
 // using 256 ≡ -1.
 func gfReduce(v uint32) uint32 {
 	v = (v & 0xff) + gfPrime - (v >> 8 & 0xff) + (v >> 16) // ≡ v, in [1, 513]
-	v = (v & 0xff) + gfPrime - (v >> 8)                     // in [255, 512]
+	v = (v & 0xff) + gfPrime - (v >> 8)                    // in [255, 512]
 	// Now v - 257 is in [-2, 255]; subtract 257 once or twice without branches.
 	for range 2 {
 		t := v - gfPrime
