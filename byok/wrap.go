@@ -107,6 +107,12 @@ func Unwrap(priv *rsa.PrivateKey, ciphertext []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: AES-KWP integrity check failed (corrupted ciphertext, or not RFC 5649 with the default IV)", ErrUnwrap)
 	}
+	if len(pt) < MinPlaintext {
+		// tink unwraps 9..15-byte payloads (their wrapped form has the
+		// minimum length) though it refuses to wrap them; so does Wrap.
+		secret.Wipe(pt[:cap(pt)])
+		return nil, fmt.Errorf("%w: the plaintext is %d bytes; expected at least %d", ErrUnwrap, len(pt), MinPlaintext)
+	}
 	// pt aliases tink's internal buffer, which also holds the padding;
 	// return a copy and clear the buffer.
 	out := append([]byte(nil), pt...)

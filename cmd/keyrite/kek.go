@@ -1,5 +1,173 @@
 package main
 
-// Stubs: replaced by the real commands of this area.
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
 
-func runKEKInspect(e *env, args []string) error { return errNotImplemented }
+	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/internal/cli"
+)
+
+// Hints shared by the KEK and BYOK commands.
+const (
+	hintKEKFile = "give the KEK's public key as `az keyvault key download --vault-name VAULT --name KEK --encoding PEM --file kek.pem` writes it, or the JSON of `az keyvault key show`"
+	hintKEKMake = "create a KEK with `az keyvault key create --vault-name VAULT --name KEK --kty RSA-HSM --size 4096 --ops import`"
+	hintKEKOps  = "a KEK must be usable only for import: create a dedicated one with `--ops import` and nothing else"
+	hintKid     = "use the kid exactly as `az keyvault key show --vault-name VAULT --name KEK --query key.kid -o tsv` prints it: https://VAULT.vault.azure.net/keys/NAME/VERSION"
+)
+
+// readLimited reads a whole input file, refusing files larger than limit so
+// that a wrong path (a disk image, /dev/zero) cannot exhaust memory. what
+// names the file's role in errors ("KEK file").
+func readLimited(path, what string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s %s: no such file", what, path)
+		}
+		return nil, fmt.Errorf("%s %s: %w", what, path, unwrapPathErr(err))
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("%s %s: is a directory; expected a file", what, path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, unwrapPathErr(err))
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s %s: larger than %d KiB; expected a small key file", what, path, limit>>10)
+	}
+	return data, nil
+}
+
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// cliError rewords a library error for the command line: the "byok: " prefix
+// of the package's sentinels is dropped and the file named, while errors.Is
+// still sees the whole chain.
+type cliError struct {
+	msg string
+	err error
+}
+
+func (e *cliError) Error() string { return e.msg }
+func (e *cliError) Unwrap() error { return e.err }
+
+func fileErr(path string, err error) error {
+	return &cliError{msg: path + ": " + strings.ReplaceAll(err.Error(), "byok: ", ""), err: err}
+}
+
+// loadKEK reads and validates a KEK file (and kid, when not empty), with
+// hints for every refusal. byok export uses it too.
+func loadKEK(path, kid string) (*byok.KEK, error) {
+	if kid != "" {
+		if _, err := byok.ParseKid(kid); err != nil {
+			return nil, cli.WithHint(&cliError{msg: "--kid: " + strings.ReplaceAll(err.Error(), "byok: ", ""), err: err}, hintKid)
+		}
+	}
+	data, err := readLimited(path, "KEK file", 1<<20)
+	if err != nil {
+		return nil, cli.WithHint(err, hintKEKFile)
+	}
+	k, err := byok.ParseKEK(data, kid)
+	if err != nil {
+		msg := err.Error()
+		var hint string
+		switch {
+		case errors.Is(err, byok.ErrKidMismatch):
+			hint = "leave out --kid (the file's kid is used), or check that the file and the kid name the same KEK version"
+		case errors.Is(err, byok.ErrKid):
+			hint = hintKid
+		case strings.Contains(msg, "key_ops"):
+			hint = hintKEKOps
+		case strings.Contains(msg, "bits; expected") || strings.Contains(msg, "expected RSA") || strings.Contains(msg, "kty is"):
+			hint = hintKEKMake
+		default:
+			hint = hintKEKFile
+		}
+		return nil, cli.WithHint(fileErr(path, err), hint)
+	}
+	return k, nil
+}
+
+// kekJSON is the --json form of a KEK.
+type kekJSON struct {
+	File       string  `json:"file"`
+	Kid        *string `json:"kid"`
+	Service    string  `json:"service,omitempty"`
+	Cloud      string  `json:"cloud,omitempty"`
+	Kty        string  `json:"kty"`
+	Bits       int     `json:"bits"`
+	Source     string  `json:"source"`
+	SHA256     string  `json:"sha256"`
+	Words      string  `json:"words"`
+	ShortWords string  `json:"short_words"`
+}
+
+func describeKEK(path string, k *byok.KEK) kekJSON {
+	fp := k.Fingerprint()
+	out := kekJSON{File: path, Kty: "RSA", Bits: k.Bits(), Source: k.Source, SHA256: fp.Hex(), Words: fp.Words(), ShortWords: fp.Short()}
+	if k.Kid != "" {
+		kid := k.Kid
+		out.Kid = &kid
+		if p, err := byok.ParseKid(kid); err == nil {
+			out.Service, out.Cloud = string(p.Service), p.Cloud
+		}
+	}
+	return out
+}
+
+var sourceNames = map[string]string{
+	"pem-spki":  "PEM SubjectPublicKeyInfo",
+	"pem-pkcs1": "PEM PKCS#1",
+	"der-spki":  "DER SubjectPublicKeyInfo",
+	"der-pkcs1": "DER PKCS#1",
+	"jwk":       "JWK",
+}
+
+func runKEKInspect(e *env, args []string) error {
+	fset := flag.NewFlagSet("kek inspect", flag.ContinueOnError)
+	kekPath := fset.String("kek", "", "KEK public key `FILE` (PEM, or JSON of az keyvault key show)")
+	kid := fset.String("kid", "", "the KEK's key identifier `URL`, with version")
+	asJSON := fset.Bool("json", false, "print one JSON object")
+	pos, err := cli.Parse(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return cli.WithHint(cli.Usagef("kek inspect: unexpected argument %q", pos[0]), "usage: keyrite kek inspect --kek FILE [--kid URL] [--json]")
+	}
+	if *kekPath == "" {
+		return cli.WithHint(cli.Usagef("kek inspect: --kek is required"), "usage: keyrite kek inspect --kek FILE [--kid URL] [--json]")
+	}
+	k, err := loadKEK(*kekPath, *kid)
+	if err != nil {
+		return err
+	}
+	d := describeKEK(*kekPath, k)
+	if *asJSON {
+		return cli.PrintJSON(e.stdout, d)
+	}
+	kidText := "none (the file carries no kid; give --kid URL)"
+	if d.Kid != nil {
+		kidText = *d.Kid
+	}
+	fmt.Fprintf(e.stdout, "file:    %s\n", d.File)
+	fmt.Fprintf(e.stdout, "kid:     %s\n", kidText)
+	fmt.Fprintf(e.stdout, "key:     RSA-%d (%s)\n", d.Bits, sourceNames[d.Source])
+	fmt.Fprintf(e.stdout, "sha256:  %s\n", d.SHA256)
+	fmt.Fprintf(e.stdout, "words:   %s\n", d.Words)
+	return nil
+}
