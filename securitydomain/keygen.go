@@ -70,7 +70,7 @@ func SelfSignedCertificate(signer crypto.Signer, commonName string, now time.Tim
 	if !SameRSAKey(cert.PublicKey, pub) {
 		return nil, errors.New("securitydomain: the certificate does not hold the custodian's key")
 	}
-	if err := cert.CheckSignatureFrom(cert); err != nil {
+	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
 		return nil, fmt.Errorf("securitydomain: the certificate's self-signature does not verify: %w", err)
 	}
 	return cert, nil

@@ -153,6 +153,11 @@ func DownloadRequest(certs []*x509.Certificate, required int) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("certificate %d: %w", i, err)
 		}
+		for j := range i {
+			if X5T256(certs[j]) == X5T256(c) {
+				return nil, fmt.Errorf("securitydomain: certificates %d and %d are the same", j, i)
+			}
+		}
 		if i > 0 {
 			out += ","
 		}
