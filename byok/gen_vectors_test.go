@@ -212,7 +212,7 @@ func TestGenerateVectors(t *testing.T) {
 			add(base+".kek-rsa"+kb+".byok", "kek-rsa"+kb, tf, "canonical", tg.Plaintext, false)
 		}
 	}
-	for _, tf := range []string{"target-ec-p256.pem", "target-rsa2048.pem"} {
+	for _, tf := range []string{"target-ec-p256.pem", "target-rsa3072.pem"} {
 		tg, _ := ParseTargetFile(mustRead(t, filepath.Join(dir, tf)))
 		base := strings.TrimSuffix(strings.TrimPrefix(tf, "target-"), ".pem")
 		add(base+".softhsm-padded.kek-rsa2048.byok", "kek-rsa2048", tf, "zero-padded", tg.Plaintext, true)

@@ -3,6 +3,7 @@ package byok
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"os"
 	"testing"
 )
@@ -38,3 +39,5 @@ func kekFromFile(t testing.TB, path string) *KEK {
 	}
 	return k
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

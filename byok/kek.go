@@ -215,50 +215,50 @@ func parseKEKJSON(data []byte, kid string) (*KEK, error) {
 		return nil, fmt.Errorf("%w: JSON: expected an object: %v", ErrKEK, err)
 	}
 	raw := json.RawMessage(data)
-	where := "JWK"
+	where := "" // prefix of member names in errors
 	if inner, ok := top["key"]; ok {
-		raw, where = inner, `"key"`
+		raw, where = inner, "key."
 	} else if _, ok := top["kty"]; !ok {
 		return nil, fmt.Errorf("%w: JSON has neither a \"key\" member nor a \"kty\" member; expected the output of `az keyvault key show`", ErrKEK)
 	}
 	var j jwk
 	if err := json.Unmarshal(raw, &j); err != nil {
-		return nil, fmt.Errorf("%w: %s: wrong member types: %v", ErrKEK, where, jsonErr(err))
+		return nil, fmt.Errorf("%w: the JWK has a member of the wrong type: %v", ErrKEK, jsonErr(err))
 	}
 	switch {
 	case j.D != nil:
-		return nil, fmt.Errorf("%w: %s holds a private exponent \"d\"; the KEK file must hold only the vault's public key", ErrKEK, where)
+		return nil, fmt.Errorf("%w: %sd is present: the file holds a private key; the KEK file must hold only the vault's public key", ErrKEK, where)
 	case j.Kty == nil:
-		return nil, fmt.Errorf("%w: %s has no \"kty\"", ErrKEK, where)
+		return nil, fmt.Errorf("%w: %skty is missing; expected \"RSA-HSM\"", ErrKEK, where)
 	case *j.Kty != "RSA" && *j.Kty != "RSA-HSM":
-		return nil, fmt.Errorf("%w: %s kty is %q; expected \"RSA-HSM\" (or \"RSA\")", ErrKEK, where, *j.Kty)
+		return nil, fmt.Errorf("%w: %skty is %q; expected \"RSA-HSM\" (or \"RSA\")", ErrKEK, where, *j.Kty)
 	case j.KeyOps == nil:
-		return nil, fmt.Errorf("%w: %s has no \"key_ops\"; expected [\"import\"]", ErrKEK, where)
+		return nil, fmt.Errorf("%w: %skey_ops is missing; expected [\"import\"]", ErrKEK, where)
 	case len(*j.KeyOps) != 1 || (*j.KeyOps)[0] != "import":
 		ops, _ := json.Marshal(*j.KeyOps)
-		return nil, fmt.Errorf("%w: %s key_ops is %s; expected exactly [\"import\"] (a KEK may be used for nothing else)", ErrKEK, where, ops)
+		return nil, fmt.Errorf("%w: %skey_ops is %s; expected exactly [\"import\"] (a KEK may be used for nothing else)", ErrKEK, where, ops)
 	case j.N == nil || j.E == nil:
-		return nil, fmt.Errorf("%w: %s lacks \"n\" or \"e\"", ErrKEK, where)
+		return nil, fmt.Errorf("%w: %sn or %se is missing", ErrKEK, where, where)
 	case j.Kid == nil:
-		return nil, fmt.Errorf("%w: %s has no \"kid\"", ErrKEK, where)
+		return nil, fmt.Errorf("%w: %skid is missing", ErrKEK, where)
 	}
 	kk, err := ParseKid(*j.Kid)
 	if err != nil {
-		return nil, fmt.Errorf("%s kid: %w", where, err)
+		return nil, fmt.Errorf("%skid: %w", where, err)
 	}
 	if kid != "" && kid != kk.URL {
 		return nil, fmt.Errorf("%w: --kid %q differs from the kid in the file %q", ErrKidMismatch, kid, kk.URL)
 	}
 	n, err := b64urlInt(*j.N)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s \"n\": %v", ErrKEK, where, err)
+		return nil, fmt.Errorf("%w: %sn: %v", ErrKEK, where, err)
 	}
 	e, err := b64urlInt(*j.E)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s \"e\": %v", ErrKEK, where, err)
+		return nil, fmt.Errorf("%w: %se: %v", ErrKEK, where, err)
 	}
 	if e.BitLen() > 31 {
-		return nil, fmt.Errorf("%w: %s \"e\" is too large", ErrKEK, where)
+		return nil, fmt.Errorf("%w: %se is too large", ErrKEK, where)
 	}
 	k, err := newKEK(&rsa.PublicKey{N: n, E: int(e.Int64())}, "jwk")
 	if err != nil {

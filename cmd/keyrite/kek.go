@@ -166,7 +166,7 @@ func runKEKInspect(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "file:    %s\n", d.File)
 	fmt.Fprintf(e.stdout, "kid:     %s\n", kidText)
-	fmt.Fprintf(e.stdout, "key:     RSA-%d (%s)\n", d.Bits, sourceNames[d.Source])
+	fmt.Fprintf(e.stdout, "size:    RSA %d bits (read as %s)\n", d.Bits, sourceNames[d.Source])
 	fmt.Fprintf(e.stdout, "sha256:  %s\n", d.SHA256)
 	fmt.Fprintf(e.stdout, "words:   %s\n", d.Words)
 	return nil
