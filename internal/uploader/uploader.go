@@ -1,0 +1,182 @@
+// Package uploader is the online half of keyrite: it talks to Azure Key
+// Vault and Managed HSM for the steps an air-gapped workstation cannot do.
+//
+//   - [Client.CreateKEK] creates the key exchange key (RSA-HSM, key_ops
+//     exactly ["import"]) with the Azure SDK for Go (azkeys) and returns its
+//     public key as a PEM SubjectPublicKeyInfo, the form `keyrite kek
+//     inspect` reads.
+//   - [Client.ImportBYOK] imports a .byok blob (azkeys ImportKey with
+//     JSONWebKey.T = the raw file, HSM true), reads the key back (GetKey) and
+//     compares the service's public key with the one recorded offline.
+//   - [Client.DownloadSecurityDomain], [Client.ExchangeKey] and
+//     [Client.UploadSecurityDomain] do the Managed HSM security-domain
+//     operations over raw REST on azcore (no official Go client exists), with
+//     the request bodies the az CLI sends and polling of the */pending status
+//     (specs/security-domain.md §1, §2, §7, §9).
+//   - [ImportCeremony] verifies a ceremony transcript, then does exactly what
+//     its byok.export events recorded, and records what the service returned.
+//
+// # Authentication and trust
+//
+// Requests carry a bearer token from azidentity's DefaultAzureCredential, or a
+// static token ([Config.Token], from --token-env). As the service requires,
+// the first request goes without a token; the 401 challenge names the tenant
+// and resource, and the request is re-sent with a token for that resource.
+// The challenge's resource must belong to the host the request went to (the
+// SDK's check), except against a local stand-in: see [Config.CAFile].
+//
+// Service URLs must be https. Without CAFile they must be Azure Key Vault or
+// Managed HSM hosts (e.g. https://contoso.vault.azure.net), so that a typo
+// never sends a token elsewhere.
+package uploader
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// Config configures a Client.
+type Config struct {
+	// CAFile is an extra trusted CA certificate (PEM), e.g. the emulator's
+	// ca.pem. Giving it marks the target as a local stand-in: service URLs
+	// may then be any https URL, and the authentication challenge's
+	// resource is not checked against the request's host (the emulator
+	// answers for https://127.0.0.1:PORT with resource
+	// https://vault.azure.net, which the check would refuse). Real vaults
+	// never need it.
+	CAFile string
+	// Token, if set, is used as the bearer token instead of
+	// DefaultAzureCredential. It is kept in memory only.
+	Token string
+	// Credential, if set, overrides both (tests).
+	Credential azcore.TokenCredential
+	// PollInterval and PollAttempts bound the polling of security-domain
+	// operations (defaults 5 s and 30, as the az CLI).
+	PollInterval time.Duration
+	PollAttempts int
+}
+
+// Client talks to one or more vaults and HSMs.
+type Client struct {
+	cfg       Config
+	cred      azcore.TokenCredential
+	transport *http.Client
+	local     bool
+}
+
+// New builds a client: the credential and an HTTPS transport that trusts
+// the system roots plus cfg.CAFile.
+func New(cfg Config) (*Client, error) {
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 5 * time.Second
+	}
+	if cfg.PollAttempts <= 0 {
+		cfg.PollAttempts = 30
+	}
+	c := &Client{cfg: cfg, local: cfg.CAFile != ""}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if cfg.CAFile != "" {
+		pemData, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("uploader: reading --ca: %w", err)
+		}
+		if !roots.AppendCertsFromPEM(pemData) {
+			return nil, fmt.Errorf("uploader: %s holds no PEM certificate", cfg.CAFile)
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	c.transport = &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+
+	switch {
+	case cfg.Credential != nil:
+		c.cred = cfg.Credential
+	case cfg.Token != "":
+		c.cred = staticToken(cfg.Token)
+	default:
+		cred, err := azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
+			ClientOptions: azcore.ClientOptions{Transport: c.transport},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("uploader: no Azure credential: %w", err)
+		}
+		c.cred = cred
+	}
+	return c, nil
+}
+
+func (c *Client) clientOptions() azcore.ClientOptions {
+	return azcore.ClientOptions{
+		Transport: c.transport,
+		Retry:     policy.RetryOptions{MaxRetries: 3},
+		Telemetry: policy.TelemetryOptions{ApplicationID: "keyrite-uploader"},
+	}
+}
+
+// staticToken is a TokenCredential returning one fixed bearer token.
+type staticToken string
+
+func (t staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(t), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// Azure data-plane host suffixes (public and sovereign clouds).
+var (
+	vaultSuffixes = []string{".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net", ".vault.microsoftazure.de"}
+	hsmSuffixes   = []string{".managedhsm.azure.net", ".managedhsm.azure.cn", ".managedhsm.usgovcloudapi.net"}
+)
+
+// ErrURL is returned (wrapped) for an unacceptable service URL.
+var ErrURL = errors.New("uploader: invalid service URL")
+
+// serviceURL validates a vault or HSM URL and returns it without a trailing
+// slash. hsmOnly restricts it to Managed HSM hosts.
+func (c *Client) serviceURL(raw string, hsmOnly bool) (string, error) {
+	what := "--vault"
+	want := "https://<name>.vault.azure.net or https://<name>.managedhsm.azure.net"
+	if hsmOnly {
+		what, want = "--hsm", "https://<name>.managedhsm.azure.net"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" {
+		return "", fmt.Errorf("%w: %s %q is not a URL; expected %s", ErrURL, what, raw, want)
+	}
+	if u.Scheme != "https" {
+		return "", fmt.Errorf("%w: %s %q has scheme %q; expected https (the SDK refuses to send tokens over plain http)", ErrURL, what, raw, u.Scheme)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Host == "" {
+		return "", fmt.Errorf("%w: %s %q must be a bare https URL (no user, query or fragment); expected %s", ErrURL, what, raw, want)
+	}
+	if c.local {
+		return strings.TrimRight(raw, "/"), nil
+	}
+	host := strings.ToLower(u.Hostname())
+	if u.Port() != "" || (u.Path != "" && u.Path != "/") {
+		return "", fmt.Errorf("%w: %s %q has a port or path; expected %s", ErrURL, what, raw, want)
+	}
+	suffixes := hsmSuffixes
+	if !hsmOnly {
+		suffixes = append(append([]string(nil), vaultSuffixes...), hsmSuffixes...)
+	}
+	for _, s := range suffixes {
+		if strings.HasSuffix(host, s) && len(host) > len(s) && !strings.Contains(strings.TrimSuffix(host, s), ".") {
+			return "https://" + host, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s host %q is not an Azure Key Vault or Managed HSM host; expected %s (use --ca to point at a local emulator)", ErrURL, what, u.Hostname(), want)
+}
