@@ -49,6 +49,7 @@ type Options struct {
 	Rand     io.Reader        // for the ceremony id (default crypto/rand)
 	Tool     *Tool            // the build recorded in each line (default: this binary's)
 	Operator string           // actor name when an event leaves it empty (default: the login name)
+	Role     string           // role of the package's own open/aborted records (default "operator"; the uploader passes "uploader")
 }
 
 // Recovery says what Open found and closed after a crash.
@@ -120,6 +121,9 @@ func OpenWith(dir string, opts Options) (*Ceremony, error) {
 	}
 	if opts.Operator == "" {
 		opts.Operator = defaultActorName()
+	}
+	if opts.Role == "" {
+		opts.Role = "operator"
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("transcripts: creating the ceremony directory: %w", err)
@@ -216,7 +220,7 @@ func (c *Ceremony) create(path string) error {
 	e := c.entry(Event{
 		Step:   StepOpen,
 		Action: "opened the ceremony transcript",
-		Actor:  Actor{Name: c.opts.Operator, Role: "operator"},
+		Actor:  Actor{Name: c.opts.Operator, Role: c.opts.Role},
 		Result: "ok",
 		Params: []Param{
 			{Name: "format", Value: "keyrite-transcript/v1"},
@@ -309,7 +313,7 @@ func (c *Ceremony) recover(ch *chain) error {
 	ev := Event{
 		Step:       StepAborted,
 		Action:     "closed an interrupted step found when the transcript was reopened",
-		Actor:      Actor{Name: c.opts.Operator, Role: "operator"},
+		Actor:      Actor{Name: c.opts.Operator, Role: c.opts.Role},
 		Outputs:    outs,
 		Result:     "aborted",
 		Deviations: dev,

@@ -62,3 +62,12 @@ func TestRecordRefusesSecrets(t *testing.T) {
 		t.Errorf("refused events created the directory")
 	}
 }
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -351,3 +351,5 @@ func refOf(a Artifact) ArtifactRef {
 	fp := words.Sum(a.Data)
 	return ArtifactRef{Name: a.Name, Kind: a.Kind, SHA256: fp.Hex(), Size: int64(len(a.Data)), Words: fp.Short()}
 }
+
+func wordsOf(b []byte) string { return words.Of(b) }
