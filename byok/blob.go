@@ -212,7 +212,7 @@ func jsonString(obj map[string]json.RawMessage, name, prefix string, required bo
 		return "", nil
 	}
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if err := json.Unmarshal(raw, &s); err != nil || strings.TrimSpace(string(raw)) == "null" {
 		return "", fmt.Errorf("%s is %s; expected a string", prefix+name, jsonKind(raw))
 	}
 	return s, nil

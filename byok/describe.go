@@ -16,8 +16,8 @@ type Description struct {
 
 	// Layouts lists every way the ciphertext length splits into the RSA
 	// part of a supported KEK size and the AES-KWP part of a supported
-	// target type. Usually there is exactly one (408 bytes has two); with
-	// a KEK given, only that KEK's size is considered.
+	// target type. Usually there is exactly one (408 and 536 bytes have
+	// two); with a KEK given, only that KEK's size is considered.
 	Layouts []Layout
 
 	// With a KEK (Describe(kek) with kek != nil):
@@ -42,8 +42,10 @@ type Layout struct {
 // and EC lengths are exact (canonical PKCS#8 of EC has a fixed size); RSA
 // PKCS#8 length varies by a few bytes with the sizes of the CRT integers,
 // so a generous range is used. The KEK sizes differ by 128-byte steps, and
-// so can two readings of one length: 408 bytes is EC P-256 under RSA-2048
-// or AES-128 under RSA-3072 (the only such length among supported types).
+// so can two readings of one length: EC P-256 wraps to 128 bytes more than
+// AES-128, so 408 bytes is EC P-256 under RSA-2048 or AES-128 under
+// RSA-3072, and 536 bytes EC P-256 under RSA-3072 or AES-128 under
+// RSA-4096. No other length among the supported types is ambiguous.
 var plaintextRanges = []struct {
 	name   string
 	lo, hi int

@@ -218,16 +218,16 @@ func TestGenerateVectors(t *testing.T) {
 		add(base+".softhsm-padded.kek-rsa2048.byok", "kek-rsa2048", tf, "zero-padded", tg.Plaintext, true)
 	}
 	// A vendor-style variant: base64url with "=" padding, pretty-printed.
-	if !exists("ec-p256.padded-b64.kek-rsa2048.byok") {
-		b, err := ParseBlob(mustRead(t, filepath.Join(dir, "ec-p256.kek-rsa2048.byok")))
+	if !exists("ec-p521.padded-b64.kek-rsa2048.byok") {
+		b, err := ParseBlob(mustRead(t, filepath.Join(dir, "ec-p521.kek-rsa2048.byok")))
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := "{\n  \"schema_version\": \"1.0.0\",\n  \"header\": {\n    \"kid\": \"" + b.Kid + "\",\n    \"alg\": \"dir\",\n    \"enc\": \"CKM_RSA_AES_KEY_WRAP\"\n  },\n  \"ciphertext\": \"" +
 			base64.URLEncoding.EncodeToString(b.Ciphertext) + "\",\n  \"generator\": \"another BYOK tool 1.0; HSM vendor model firmware\"\n}\n"
-		write("ec-p256.padded-b64.kek-rsa2048.byok", []byte(s))
+		write("ec-p521.padded-b64.kek-rsa2048.byok", []byte(s))
 	}
-	manifest = append(manifest, entry{"ec-p256.padded-b64.kek-rsa2048.byok", "kek-rsa2048", "target-ec-p256.pem", "EC P-256", "canonical"})
+	manifest = append(manifest, entry{"ec-p521.padded-b64.kek-rsa2048.byok", "kek-rsa2048", "target-ec-p521.pem", "EC P-521", "canonical"})
 	b, _ := json.MarshalIndent(manifest, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package byok
 
 import (
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -41,3 +42,13 @@ func kekFromFile(t testing.TB, path string) *KEK {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func asn1Unmarshal(b []byte, v any) ([]byte, error) { return asn1.Unmarshal(b, v) }
+func asn1Marshal(v any) ([]byte, error)             { return asn1.Marshal(v) }
+func mustMarshalOID(t testing.TB, oid asn1.ObjectIdentifier) []byte {
+	b, err := asn1.Marshal(oid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
