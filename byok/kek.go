@@ -85,7 +85,7 @@ func ParseKEK(data []byte, kid string) (*KEK, error) {
 		return nil, fmt.Errorf("%w: file is empty; expected a PEM public key or the JSON of `az keyvault key show`", ErrKEK)
 	case trimmed[0] == '{':
 		k, err = parseKEKJSON(trimmed, kid)
-	case bytes.HasPrefix(trimmed, []byte("-----BEGIN")):
+	case bytes.Contains(trimmed, []byte("-----BEGIN")):
 		k, err = parseKEKPEM(data)
 	case trimmed[0] == 0x30:
 		k, err = parseKEKDER(data, "der")
