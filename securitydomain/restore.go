@@ -163,7 +163,7 @@ func (sd *SecurityDomain) OpenShares(custodians []Custodian, all bool) (*OpenedS
 				if !all {
 					o.Status = append(o.Status, st)
 					o.Wipe()
-					return nil, fmt.Errorf("wrapping key %s: its share SharedKeys.enc_shares[%d] does not open: %w", c.Name, st.Index, err)
+					return nil, fmt.Errorf("wrapping key %s: opening its share SharedKeys.enc_shares[%d]: %w", c.Name, st.Index, err)
 				}
 			} else {
 				st.Opened = true

@@ -1,0 +1,3 @@
+package main
+
+func runSDKeygen(e *env, args []string) error { return errNotImplemented }
