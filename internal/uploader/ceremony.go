@@ -1,0 +1,463 @@
+package uploader
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/transcripts"
+)
+
+// Steps the uploader records in a ceremony's transcript.
+const (
+	StepImport   = "uploader.byok.import"
+	StepSDUpload = "uploader.sd.upload"
+	roleUploader = "uploader"
+)
+
+// ErrCeremony is returned (wrapped) when a ceremony directory cannot be
+// acted on: it does not verify, is not signed, or records nothing to do.
+var ErrCeremony = errors.New("uploader: ceremony")
+
+// Verified is a ceremony transcript that verified, and the signed state the
+// uploader acts on.
+type Verified struct {
+	Report     *transcripts.Report
+	Checkpoint transcripts.CheckpointRef
+	Events     []transcripts.Entry // the signed events
+}
+
+// VerifyCeremony verifies dir with the transcripts package (with trust, the
+// trust policy must be met) and returns the signed state. A transcript that
+// fails verification, or that no checkpoint signs, is refused: the uploader
+// acts only on what was recorded and signed offline.
+func VerifyCeremony(dir string, trust *transcripts.Trust) (*Verified, error) {
+	rep, err := transcripts.Verify(dir, trust)
+	if err != nil {
+		var ve *transcripts.VerifyError
+		if errors.As(err, &ve) && len(ve.Problems) > 0 {
+			return nil, fmt.Errorf("%w: %s does not verify (%d problem(s)); first: %s", ErrCeremony, dir, len(ve.Problems), ve.Problems[0])
+		}
+		return nil, fmt.Errorf("%w: %s does not verify: %w", ErrCeremony, dir, err)
+	}
+	if rep.Signed == 0 {
+		return nil, fmt.Errorf("%w: %s has no signed checkpoint; the uploader acts only on a signed transcript", ErrCeremony, dir)
+	}
+	v := &Verified{Report: rep, Events: rep.SignedEvents()}
+	found := false
+	if trust != nil && rep.Policy != nil && rep.Policy.Checkpoint != nil {
+		v.Checkpoint, found = *rep.Policy.Checkpoint, true
+	} else {
+		for _, cp := range rep.Checkpoints {
+			if cp.Size != rep.Signed {
+				continue
+			}
+			for _, s := range cp.Signatures {
+				if s.Valid {
+					v.Checkpoint, found = cp.CheckpointRef, true
+				}
+			}
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: %s: no valid checkpoint covers the signed state (%d lines)", ErrCeremony, dir, rep.Signed)
+	}
+	return v, nil
+}
+
+// later returns the events after the signed state (the uploader's own
+// records).
+func (v *Verified) later() []transcripts.Entry {
+	var out []transcripts.Entry
+	for _, e := range v.Report.Events {
+		if e.Line > v.Report.Signed {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func param(e *transcripts.Entry, names ...string) (string, bool) {
+	for _, n := range names {
+		for _, p := range e.Params {
+			if p.Name == n {
+				return p.Value, true
+			}
+		}
+	}
+	return "", false
+}
+
+// ExportPlan is one recorded byok.export, ready to import.
+type ExportPlan struct {
+	Seq  int64  // the byok.export event's seq
+	File string // its .byok artifact
+	Spec ImportSpec
+	Kid  string // the KEK it was wrapped under
+	// Done is the kid of an earlier successful import of this export by the
+	// uploader (recorded after the signed state), if any.
+	Done string
+}
+
+// PlanImports reads every successful byok.export event of the signed state
+// and returns what to import, in order. It reads, per event: the .byok
+// output artifact (exactly one of kind "byok"); the key name (param
+// "name"); the key type (param "target", e.g. "RSA-2048", "EC P-256",
+// "AES-256", or params "kty" and "crv"); the key operations (param "ops"
+// or "key_ops", comma-separated; absent means the service's default); the
+// KEK kid (param "kid", which must equal the blob's header.kid); and the
+// target's public key if one was recorded (an artifact of kind
+// "public-key" holding a PEM or DER SubjectPublicKeyInfo, or param
+// "public_key_sha256" / "target_spki_sha256" with the hex SHA-256 of the
+// SPKI DER). Every check is done before anything is sent.
+func PlanImports(v *Verified) ([]ExportPlan, error) {
+	done := map[int64]string{}
+	for _, e := range v.later() {
+		if e.Step != StepImport || e.Actor.Role != roleUploader || e.Result != "ok" {
+			continue
+		}
+		s, _ := param(&e, "export_seq")
+		kid, _ := param(&e, "kid")
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			done[n] = kid
+		}
+	}
+	var plans []ExportPlan
+	for _, e := range v.Events {
+		if e.Step != "byok.export" || e.Result != "ok" {
+			continue
+		}
+		p, err := planOne(v, &e)
+		if err != nil {
+			return nil, fmt.Errorf("%w: byok.export event %d: %w", ErrCeremony, e.Seq, err)
+		}
+		p.Done = done[e.Seq]
+		plans = append(plans, *p)
+	}
+	if len(plans) == 0 {
+		return nil, fmt.Errorf("%w: the signed transcript records no successful byok.export", ErrCeremony)
+	}
+	return plans, nil
+}
+
+func planOne(v *Verified, e *transcripts.Entry) (*ExportPlan, error) {
+	p := &ExportPlan{Seq: e.Seq}
+	for _, a := range e.Outputs {
+		if a.Kind == transcripts.KindBYOK {
+			if p.File != "" {
+				return nil, fmt.Errorf("it has two .byok outputs (%s, %s)", p.File, a.Name)
+			}
+			p.File = a.Name
+		}
+	}
+	if p.File == "" {
+		return nil, errors.New("it has no .byok output artifact")
+	}
+	data, err := v.Report.ReadArtifact(p.File)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := byok.ParseBlob(data)
+	if err != nil {
+		return nil, fmt.Errorf("artifact %s: %w", p.File, err)
+	}
+	p.Spec.BYOK = data
+	p.Kid = blob.Kid
+	if kid, ok := param(e, "kid"); ok && kid != blob.Kid {
+		return nil, fmt.Errorf("param kid %s differs from the .byok header.kid %s", kid, blob.Kid)
+	}
+	name, ok := param(e, "name")
+	if !ok || !validKeyName(name) {
+		return nil, fmt.Errorf("param name %q is missing or not 1 to 127 letters, digits and hyphens", name)
+	}
+	p.Spec.Name = name
+	if err := setType(&p.Spec, e); err != nil {
+		return nil, err
+	}
+	if ops, ok := param(e, "ops", "key_ops"); ok && ops != "" {
+		for _, op := range strings.Split(ops, ",") {
+			op = strings.TrimSpace(op)
+			switch op {
+			case "encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey":
+				p.Spec.KeyOps = append(p.Spec.KeyOps, op)
+			default:
+				return nil, fmt.Errorf("param ops has %q; expected encrypt, decrypt, sign, verify, wrapKey or unwrapKey", op)
+			}
+		}
+	}
+	expected, reason, err := recordedPublic(v, e)
+	if err != nil {
+		return nil, err
+	}
+	p.Spec.Expected, p.Spec.NoExpectedReason = expected, reason
+	return p, nil
+}
+
+// setType sets Kty and Crv from the event's "target" (as byok.TargetInfo
+// prints it) or "kty"/"crv" params.
+func setType(s *ImportSpec, e *transcripts.Entry) error {
+	if kty, ok := param(e, "kty"); ok {
+		crv, _ := param(e, "crv")
+		s.Kty, s.Crv = kty, crv
+	} else {
+		t, ok := param(e, "target")
+		if !ok {
+			return errors.New("it records neither param target nor kty")
+		}
+		switch {
+		case t == "RSA-2048" || t == "RSA-3072" || t == "RSA-4096":
+			s.Kty = "RSA-HSM"
+		case t == "EC P-256" || t == "EC P-384" || t == "EC P-521":
+			s.Kty, s.Crv = "EC-HSM", strings.TrimPrefix(t, "EC ")
+		case t == "AES-128" || t == "AES-192" || t == "AES-256":
+			s.Kty = "oct-HSM"
+		default:
+			return fmt.Errorf("param target %q is not RSA-2048/3072/4096, EC P-256/P-384/P-521 or AES-128/192/256", t)
+		}
+	}
+	switch s.Kty {
+	case "RSA-HSM", "oct-HSM":
+		if s.Crv != "" {
+			return fmt.Errorf("crv %q given for kty %s", s.Crv, s.Kty)
+		}
+	case "EC-HSM":
+		if s.Crv != "P-256" && s.Crv != "P-384" && s.Crv != "P-521" {
+			return fmt.Errorf("crv %q for EC-HSM; expected P-256, P-384 or P-521", s.Crv)
+		}
+	default:
+		return fmt.Errorf("kty %q; expected RSA-HSM, EC-HSM or oct-HSM", s.Kty)
+	}
+	return nil
+}
+
+// spkiHash is a public key recorded only by the SHA-256 of its SPKI DER.
+type spkiHash [32]byte
+
+// Equal lets ImportBYOK compare the service's key with a recorded digest.
+func (h spkiHash) Equal(k crypto.PublicKey) bool {
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return false
+	}
+	return sha256.Sum256(der) == h
+}
+
+func recordedPublic(v *Verified, e *transcripts.Entry) (crypto.PublicKey, string, error) {
+	for _, a := range append(append([]transcripts.ArtifactRef(nil), e.Outputs...), e.Inputs...) {
+		if a.Kind != transcripts.KindPublicKey {
+			continue
+		}
+		data, err := v.Report.ReadArtifact(a.Name)
+		if err != nil {
+			return nil, "", err
+		}
+		der := data
+		if b, _ := pem.Decode(data); b != nil {
+			der = b.Bytes
+		}
+		pub, err := x509.ParsePKIXPublicKey(der)
+		if err != nil {
+			return nil, "", fmt.Errorf("public-key artifact %s is not a PEM or DER SubjectPublicKeyInfo: %w", a.Name, err)
+		}
+		return pub, "", nil
+	}
+	if h, ok := param(e, "public_key_sha256", "target_spki_sha256"); ok {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != 32 {
+			return nil, "", fmt.Errorf("param public_key_sha256 %q is not 64 hex digits", h)
+		}
+		return spkiHash(b), "", nil
+	}
+	return nil, "the byok.export event records no public key of the target (no public-key artifact or public_key_sha256 param)", nil
+}
+
+// ImportOutcome is what became of one planned import.
+type ImportOutcome struct {
+	ExportSeq      int64  `json:"export_seq"`
+	Name           string `json:"name"`
+	Kid            string `json:"kid"`
+	PublicKeyMatch bool   `json:"public_key_match"`
+	MatchReason    string `json:"match_reason"`
+	Skipped        bool   `json:"skipped,omitempty"` // imported by an earlier run
+}
+
+// ImportCeremony verifies the ceremony in dir, then imports every recorded
+// byok.export into vaultURL exactly as recorded, and appends one
+// uploader.byok.import event per import (or per failure) naming the signed
+// checkpoint it acted on, with the service's answers as artifacts. Exports
+// an earlier run already imported are skipped. It stops at the first
+// failure.
+func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust *transcripts.Trust) ([]ImportOutcome, error) {
+	vault, err := c.serviceURL(vaultURL, false)
+	if err != nil {
+		return nil, err
+	}
+	v, err := VerifyCeremony(dir, trust)
+	if err != nil {
+		return nil, err
+	}
+	plans, err := PlanImports(v)
+	if err != nil {
+		return nil, err
+	}
+	// The KEK must be in this vault: a real vault's URL is the kid's host.
+	if !c.local {
+		host := strings.TrimPrefix(vault, "https://")
+		for _, p := range plans {
+			u, err := url.Parse(p.Kid)
+			if err != nil || !strings.EqualFold(u.Host, host) {
+				return nil, fmt.Errorf("%w: byok.export event %d is wrapped under KEK %s, which is not in %s", ErrCeremony, p.Seq, p.Kid, vault)
+			}
+		}
+	}
+	cer, err := transcripts.OpenWith(dir, transcripts.Options{Role: roleUploader})
+	if err != nil {
+		return nil, err
+	}
+	defer cer.Close()
+	var out []ImportOutcome
+	for _, p := range plans {
+		if p.Done != "" {
+			out = append(out, ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: p.Done, Skipped: true, MatchReason: "imported by an earlier run"})
+			continue
+		}
+		res, ierr := c.ImportBYOK(ctx, vault, p.Spec)
+		ev := transcripts.Event{
+			Step:    StepImport,
+			Actor:   transcripts.Actor{Role: roleUploader},
+			ActedOn: &v.Checkpoint,
+			Params: []transcripts.Param{
+				{Name: "export_seq", Value: strconv.FormatInt(p.Seq, 10)},
+				{Name: "byok_file", Value: p.File},
+				{Name: "vault", Value: vault},
+				{Name: "name", Value: p.Spec.Name},
+				{Name: "kty", Value: p.Spec.Kty},
+			},
+		}
+		if p.Spec.Crv != "" {
+			ev.Params = append(ev.Params, transcripts.Param{Name: "crv", Value: p.Spec.Crv})
+		}
+		if len(p.Spec.KeyOps) > 0 {
+			ev.Params = append(ev.Params, transcripts.Param{Name: "ops", Value: strings.Join(p.Spec.KeyOps, ",")})
+		}
+		if res != nil {
+			if res.Imported != nil {
+				ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(fmt.Sprintf("import-%d-%s.json", p.Seq, p.Spec.Name), transcripts.KindServiceResponse, res.Imported))
+			}
+			if res.Fetched != nil {
+				ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(fmt.Sprintf("getkey-%d-%s.json", p.Seq, p.Spec.Name), transcripts.KindServiceResponse, res.Fetched))
+			}
+		}
+		if ierr != nil {
+			ev.Action = fmt.Sprintf("import of %s (byok.export event %d) into %s failed", p.Spec.Name, p.Seq, vault)
+			ev.Result = failure(ierr)
+			if rerr := cer.Record(ev); rerr != nil {
+				return out, fmt.Errorf("%w (and recording the failure failed: %v)", ierr, rerr)
+			}
+			return out, ierr
+		}
+		ev.Action = fmt.Sprintf("imported %s (byok.export event %d) into %s as %s", p.Spec.Name, p.Seq, vault, res.Kid)
+		ev.Params = append(ev.Params,
+			transcripts.Param{Name: "kid", Value: res.Kid},
+			transcripts.Param{Name: "public_key_match", Value: strconv.FormatBool(res.PublicKeyMatch)},
+			transcripts.Param{Name: "match_reason", Value: res.MatchReason})
+		ev.Result = "ok"
+		if err := cer.Record(ev); err != nil {
+			return out, fmt.Errorf("uploader: %s was imported as %s but recording it in the transcript failed: %w", p.Spec.Name, res.Kid, err)
+		}
+		out = append(out, ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyMatch: res.PublicKeyMatch, MatchReason: res.MatchReason})
+	}
+	return out, nil
+}
+
+// RestoreBlobFromCeremony returns the restore blob of the last successful
+// sd.restore event of the verified ceremony (its output of kind
+// "restore-blob"), with the event's seq and the artifact's name.
+func RestoreBlobFromCeremony(v *Verified) ([]byte, int64, string, error) {
+	for i := len(v.Events) - 1; i >= 0; i-- {
+		e := v.Events[i]
+		if e.Step != "sd.restore" || e.Result != "ok" {
+			continue
+		}
+		for _, a := range e.Outputs {
+			if a.Kind == transcripts.KindRestoreBlob {
+				data, err := v.Report.ReadArtifact(a.Name)
+				if err != nil {
+					return nil, 0, "", err
+				}
+				return data, e.Seq, a.Name, nil
+			}
+		}
+		return nil, 0, "", fmt.Errorf("%w: sd.restore event %d has no restore-blob output artifact", ErrCeremony, e.Seq)
+	}
+	return nil, 0, "", fmt.Errorf("%w: the signed transcript records no successful sd.restore", ErrCeremony)
+}
+
+// UploadCeremony verifies the ceremony in dir, uploads the restore blob its
+// last sd.restore recorded, and appends an uploader.sd.upload event naming
+// the checkpoint it acted on.
+func (c *Client) UploadCeremony(ctx context.Context, dir, hsmURL string, trust *transcripts.Trust) (*Status, error) {
+	hsm, err := c.serviceURL(hsmURL, true)
+	if err != nil {
+		return nil, err
+	}
+	v, err := VerifyCeremony(dir, trust)
+	if err != nil {
+		return nil, err
+	}
+	blob, seq, name, err := RestoreBlobFromCeremony(v)
+	if err != nil {
+		return nil, err
+	}
+	cer, err := transcripts.OpenWith(dir, transcripts.Options{Role: roleUploader})
+	if err != nil {
+		return nil, err
+	}
+	defer cer.Close()
+	st, uerr := c.UploadSecurityDomain(ctx, hsm, blob)
+	ev := transcripts.Event{
+		Step:    StepSDUpload,
+		Actor:   transcripts.Actor{Role: roleUploader},
+		ActedOn: &v.Checkpoint,
+		Params: []transcripts.Param{
+			{Name: "restore_seq", Value: strconv.FormatInt(seq, 10)},
+			{Name: "blob_file", Value: name},
+			{Name: "hsm", Value: hsm},
+		},
+	}
+	if st != nil {
+		ev.Params = append(ev.Params, transcripts.Param{Name: "status", Value: st.Status}, transcripts.Param{Name: "status_details", Value: st.Details})
+	}
+	if uerr != nil {
+		ev.Action = fmt.Sprintf("upload of the restore blob %s (sd.restore event %d) to %s failed", name, seq, hsm)
+		ev.Result = failure(uerr)
+		if rerr := cer.Record(ev); rerr != nil {
+			return st, fmt.Errorf("%w (and recording the failure failed: %v)", uerr, rerr)
+		}
+		return st, uerr
+	}
+	ev.Action = fmt.Sprintf("uploaded the restore blob %s (sd.restore event %d) to %s", name, seq, hsm)
+	ev.Result = "ok"
+	if err := cer.Record(ev); err != nil {
+		return st, fmt.Errorf("uploader: the upload succeeded but recording it in the transcript failed: %w", err)
+	}
+	return st, nil
+}
+
+// failure is the transcript's result text for an error, bounded.
+func failure(err error) string {
+	s := "failed: " + err.Error()
+	if len(s) > 1000 {
+		s = strings.ToValidUTF8(s[:1000], "") + "..."
+	}
+	return s
+}

@@ -1,0 +1,204 @@
+package uploader
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/internal/emulator"
+	"github.com/keyrite/keyrite/transcripts"
+)
+
+// offlineExport records a byok.export the way the offline side does: the
+// KEK as input, the .byok file (and, if pub is set, the target's public
+// key) as outputs, and the name, target and kid as parameters.
+func offlineExport(t *testing.T, dir string, k *KEK, name, target string, key any, withPub bool, extra ...transcripts.Param) {
+	t.Helper()
+	pt, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := makeBYOK(t, k, pt)
+	kek, err := byok.ParseKEK(k.PEM, k.Kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := transcripts.Event{
+		Step:    "byok.export",
+		Action:  "exported " + name,
+		Inputs:  []transcripts.Artifact{transcripts.NewArtifact("kek-"+kek.Fingerprint().Hex()[:16]+".der", transcripts.KindKEK, kek.SPKI)},
+		Outputs: []transcripts.Artifact{transcripts.NewArtifact(name+".byok", transcripts.KindBYOK, data)},
+		Params: append([]transcripts.Param{
+			{Name: "kid", Value: k.Kid}, {Name: "name", Value: name}, {Name: "target", Value: target},
+		}, extra...),
+		Result: "ok",
+	}
+	if withPub {
+		var pub any
+		switch key := key.(type) {
+		case *rsa.PrivateKey:
+			pub = &key.PublicKey
+		case *ecdsa.PrivateKey:
+			pub = &key.PublicKey
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(name+".pub.der", transcripts.KindPublicKey, der))
+	}
+	if err := transcripts.RecordStep(dir, ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sign(t *testing.T, dir string) *transcripts.Trust {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := transcripts.NewSigner("alice", priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transcripts.Sign(dir, s, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	trust, err := transcripts.NewTrust([]transcripts.TrustedKey{{Name: "alice", Role: "operator", Key: s.VerifierKey()}}, map[string]int{"operator": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trust
+}
+
+func TestImportCeremony(t *testing.T) {
+	env := newEnv(t, emulator.Config{})
+	vault := env.url + "/kv/demo"
+	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ceremony")
+	rsaKey := readKey(t, "target_rsa2048.pem").(*rsa.PrivateKey)
+	ecKey := readKey(t, "target_p256.pem").(*ecdsa.PrivateKey)
+	offlineExport(t, dir, kek, "app-rsa", "RSA-2048", rsaKey, true, transcripts.Param{Name: "ops", Value: "sign,verify"})
+	offlineExport(t, dir, kek, "app-ec", "EC P-256", ecKey, false)
+
+	// Unsigned: refused before anything is sent.
+	if _, err := env.client.ImportCeremony(ctx(t), dir, vault, nil); !errors.Is(err, ErrCeremony) || !strings.Contains(err.Error(), "no signed checkpoint") {
+		t.Fatalf("unsigned ceremony: err = %v", err)
+	}
+	trust := sign(t, dir)
+
+	out, err := env.client.ImportCeremony(ctx(t), dir, vault, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 2 {
+		t.Fatalf("outcomes %+v", out)
+	}
+	if !out[0].PublicKeyMatch || !strings.HasPrefix(out[0].Kid, "https://demo.vault.azure.net/keys/app-rsa/") {
+		t.Errorf("rsa outcome %+v", out[0])
+	}
+	if out[1].PublicKeyMatch || !strings.Contains(out[1].MatchReason, "records no public key") {
+		t.Errorf("ec outcome %+v", out[1])
+	}
+
+	// The uploader's records keep the transcript verifying under the trust
+	// policy, each naming the checkpoint it acted on.
+	rep, err := transcripts.Verify(dir, trust)
+	if err != nil {
+		t.Fatalf("verify after import: %v", err)
+	}
+	var imports []transcripts.Entry
+	for _, e := range rep.Events {
+		if e.Step == StepImport {
+			imports = append(imports, e)
+		}
+	}
+	if len(imports) != 2 || imports[0].ActedOn == nil || imports[0].Actor.Role != "uploader" || imports[0].Result != "ok" {
+		t.Fatalf("recorded imports %+v", imports)
+	}
+	if p, _ := param(&imports[0], "ops"); p != "sign,verify" {
+		t.Errorf("recorded ops %q", p)
+	}
+	if p, _ := param(&imports[0], "public_key_match"); p != "true" {
+		t.Errorf("recorded public_key_match %q", p)
+	}
+
+	// A second run imports nothing again.
+	n := len(env.emu.Requests())
+	out2, err := env.client.ImportCeremony(ctx(t), dir, vault, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out2) != 2 || !out2[0].Skipped || !out2[1].Skipped || out2[0].Kid != out[0].Kid {
+		t.Errorf("second run %+v", out2)
+	}
+	if len(env.emu.Requests()) != n {
+		t.Error("second run talked to the service")
+	}
+}
+
+func TestImportCeremonyRefusesTampering(t *testing.T) {
+	env := newEnv(t, emulator.Config{})
+	vault := env.url + "/kv/demo"
+	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ceremony")
+	offlineExport(t, dir, kek, "app-rsa", "RSA-2048", readKey(t, "target_rsa2048.pem"), true)
+	trust := sign(t, dir)
+	p := filepath.Join(dir, transcripts.ArtifactsDir, "app-rsa.byok")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-10] ^= 1
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := len(env.emu.Requests())
+	if _, err := env.client.ImportCeremony(ctx(t), dir, vault, trust); !errors.Is(err, ErrCeremony) {
+		t.Fatalf("tampered artifact: err = %v", err)
+	}
+	if len(env.emu.Requests()) != n {
+		t.Error("a tampered ceremony reached the service")
+	}
+}
+
+func TestImportCeremonyFailureRecorded(t *testing.T) {
+	env := newEnv(t, emulator.Config{})
+	vault := env.url + "/kv/demo"
+	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ceremony")
+	// An EC key recorded as RSA-2048: the service refuses it.
+	offlineExport(t, dir, kek, "app", "RSA-2048", readKey(t, "target_p256.pem"), false)
+	trust := sign(t, dir)
+	_, err = env.client.ImportCeremony(ctx(t), dir, vault, trust)
+	var se *ServiceError
+	if !errors.As(err, &se) || !strings.Contains(se.Message, "kty is RSA-HSM but the wrapped key is an EC P-256 key") {
+		t.Fatalf("err = %v", err)
+	}
+	rep, err := transcripts.Verify(dir, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := rep.Events[len(rep.Events)-1]
+	if last.Step != StepImport || !strings.HasPrefix(last.Result, "failed: ") || last.ActedOn == nil {
+		t.Errorf("last event %+v", last)
+	}
+}
