@@ -1,0 +1,267 @@
+package ceremony
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/buildinfo"
+	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/securitydomain"
+	"github.com/keyrite/keyrite/transcripts"
+)
+
+// Backends are the binary's PKCS#11 code paths, handed to the engine so that
+// the guided flows run exactly what the subcommands run. A nil member makes
+// the corresponding choice report "not available in this build".
+type Backends struct {
+	// Export exports a key as `keyrite byok export` does, for both key
+	// sources (PKCS#11 URI or soft file), writing req.Out. When nil, soft
+	// files are exported with package byok directly and PKCS#11 sources are
+	// not available.
+	Export func(req ExportRequest) (*ExportResult, error)
+
+	// OpenCustodian opens a custodian's wrapping key on a token named by a
+	// PKCS#11 URI, as `keyrite sd restore --wrapping-key pkcs11:...` does;
+	// pin is called once, after the certificate is found and before login.
+	// The returned close function ends the session (the card may then be
+	// removed).
+	OpenCustodian func(uri string, pin func(prompt string) ([]byte, error)) (securitydomain.Custodian, func() error, error)
+}
+
+// ExportRequest is a validated BYOK export, ready to run.
+type ExportRequest struct {
+	KEK    *byok.KEK
+	Source string // a PKCS#11 URI or a soft key file path
+	PIN    []byte // for a PKCS#11 source; the backend clears it
+	Out    string // the .byok path; does not exist
+	Name   string // the key name in the vault ("" for the default)
+	// CeremonyDir is where the backend records the step ("" for none).
+	CeremonyDir string
+}
+
+// ExportResult is what an export produced.
+type ExportResult struct {
+	Blob   []byte // the .byok file as written
+	Target string // e.g. "RSA-2048"
+	Detail []Field
+}
+
+// BYOKExport is the guided BYOK export: KEK intake, key source, output,
+// summary, PIN, export, read-back.
+func (e *Engine) BYOKExport() error {
+	e.UI.Show(Message{Kind: Heading, Title: "BYOK export"})
+	steps := 5
+	e.UI.Progress("BYOK export", 0, steps)
+	kek, err := e.IntakeKEK()
+	if err != nil {
+		return err
+	}
+	e.UI.Progress("BYOK export", 1, steps)
+
+	src, err := e.UI.Choose("Where is the key to export?", []string{
+		"on a PKCS#11 HSM (a pkcs11: URI with module-path)",
+		"in a key file (PEM private key, or raw AES key bytes)",
+	})
+	if err != nil {
+		return err
+	}
+	var source, what, defName string
+	var uri *hsm.URI
+	var target *byok.Target
+	defer func() {
+		if target != nil {
+			target.Wipe()
+		}
+	}()
+	if src == 0 {
+		if e.Backends.Export == nil {
+			e.UI.Show(Message{Kind: Error, Title: "PKCS#11 export is not available in this build",
+				Text: "Use a key file, or `keyrite byok export --key pkcs11:...` when it is available."})
+			return fmt.Errorf("%w: BYOK export from a PKCS#11 HSM", ErrNotAvailable)
+		}
+		source, err = e.askValid("PKCS#11 URI of the key, e.g. pkcs11:token=vendor;object=app-key?module-path=/usr/lib/softhsm/libsofthsm2.so", false, func(s string) error {
+			u, err := hsm.ParseURI(s)
+			if err != nil {
+				return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "hsm: "))
+			}
+			if u.ModulePath == "" {
+				return errors.New("the URI needs ?module-path=/path/to/the/pkcs11/module.so")
+			}
+			if u.PINSource != "" {
+				return errors.New("pin-source is not used here: the PIN is asked for after the summary")
+			}
+			if _, err := os.Stat(u.ModulePath); err != nil {
+				return fmt.Errorf("PKCS#11 module %s: no such file", u.ModulePath)
+			}
+			uri = u
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		what = fmt.Sprintf("key %q on token %q", uri.Object, uri.Token)
+		defName = uri.Object
+	} else {
+		source, err = e.askValid("Key file", false, func(path string) error {
+			b, err := readInput(path, "key file", 1<<20)
+			if err != nil {
+				return err
+			}
+			defer secret.Wipe(b)
+			t, err := byok.ParseTargetFile(b)
+			if err != nil {
+				return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "byok: "))
+			}
+			target = t
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		what = target.String() + " key from " + source
+		defName = strings.TrimSuffix(filepath.Base(source), filepath.Ext(source))
+	}
+	e.UI.Progress("BYOK export", 2, steps)
+
+	out, err := e.askValid("Output file (.byok)", false, func(p string) error {
+		if !strings.HasSuffix(p, ".byok") {
+			return errors.New("the output file name must end in .byok")
+		}
+		return checkNewOutput(p)
+	})
+	if err != nil {
+		return err
+	}
+	name, err := e.askValid(fmt.Sprintf("Name of the key in the vault (empty: %s)", defName), true, func(s string) error {
+		return checkKeyName(s)
+	})
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		name = defName
+	}
+	e.UI.Progress("BYOK export", 3, steps)
+
+	e.UI.Show(Message{Kind: Info, Title: "Summary", Fields: []Field{
+		{"KEK", kek.Kid},
+		{"KEK words", kek.Fingerprint().Short()},
+		{"key", what},
+		{"name", name},
+		{"output", out},
+		{"ceremony", orNone(e.CeremonyDir)},
+	}})
+	if err := e.confirm("Export now?", "the export was not confirmed; nothing was done"); err != nil {
+		return err
+	}
+
+	var res *ExportResult
+	if uri != nil {
+		pin, err := e.askSecret(fmt.Sprintf("PIN for token %q (not shown)", uri.Token))
+		if err != nil {
+			return err
+		}
+		res, err = e.Backends.Export(ExportRequest{KEK: kek, Source: source, PIN: pin, Out: out, Name: name, CeremonyDir: e.CeremonyDir})
+		secret.Wipe(pin)
+		if err != nil {
+			return fmt.Errorf("ceremony: export: %w", err)
+		}
+	} else if e.Backends.Export != nil {
+		res, err = e.Backends.Export(ExportRequest{KEK: kek, Source: source, Out: out, Name: name, CeremonyDir: e.CeremonyDir})
+		if err != nil {
+			return fmt.Errorf("ceremony: export: %w", err)
+		}
+	} else {
+		res, err = e.softExport(kek, target, source, out, name)
+		if err != nil {
+			return err
+		}
+	}
+	e.UI.Progress("BYOK export", 4, steps)
+
+	// Read back what was written and check it against the KEK.
+	got, err := os.ReadFile(out)
+	if err != nil {
+		return fmt.Errorf("ceremony: reading back %s: %w", out, err)
+	}
+	if res.Blob != nil && !bytes.Equal(got, res.Blob) {
+		return fmt.Errorf("ceremony: %s read back differs from what was written", out)
+	}
+	blob, err := byok.ParseBlob(got)
+	if err != nil {
+		return fmt.Errorf("ceremony: %s read back: %w", out, err)
+	}
+	d := blob.Describe(kek)
+	if len(d.Problems) > 0 {
+		return fmt.Errorf("ceremony: %s read back: %s", out, strings.Join(d.Problems, "; "))
+	}
+	e.UI.Progress("BYOK export", 5, steps)
+	fields := []Field{
+		{"file", out},
+		{"SHA-256", d.Digest.Hex()},
+		{"words", WordLines(d.Digest.Words(), 8)},
+		{"KEK", blob.Kid},
+	}
+	fields = append(fields, res.Detail...)
+	e.UI.Show(Message{Kind: Success, Title: "Exported " + res.Target,
+		Text: "Carry the .byok file to the online workstation; read these words to the person there.", Fields: fields})
+	return nil
+}
+
+// softExport wraps a soft-form key with package byok, writes the .byok file
+// and records the step: the path `keyrite byok export --key FILE` takes.
+func (e *Engine) softExport(kek *byok.KEK, t *byok.Target, src, out, name string) (*ExportResult, error) {
+	ct, err := byok.Wrap(kek, t.Plaintext, e.rand())
+	if err != nil {
+		return nil, fmt.Errorf("ceremony: wrapping: %w", err)
+	}
+	gen := buildinfo.Generator() + "; software key file"
+	data := byok.NewBlob(kek, ct, gen).Marshal()
+	if err := fsx.WriteNew(out, data, 0o644); err != nil {
+		return nil, fmt.Errorf("ceremony: writing %s: %w", out, err)
+	}
+	err = e.record(transcripts.Event{
+		Step:    "byok.export",
+		Action:  fmt.Sprintf("exported %s (%s) wrapped under KEK %s", name, t.String(), kek.Kid),
+		Inputs:  []transcripts.Artifact{transcripts.NewArtifact("kek-"+kek.Fingerprint().Hex()[:16]+".der", transcripts.KindKEK, kek.SPKI)},
+		Outputs: []transcripts.Artifact{transcripts.NewArtifact(filepath.Base(out), transcripts.KindBYOK, data)},
+		Params: []transcripts.Param{
+			{Name: "kid", Value: kek.Kid},
+			{Name: "name", Value: name},
+			{Name: "target", Value: t.String()},
+			{Name: "source", Value: "file " + filepath.Base(src)},
+		},
+		Mechanism: "software RSA-OAEP-SHA1 || AES-KWP (RFC 5649)",
+		Result:    "ok",
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ExportResult{Blob: data, Target: t.String(), Detail: []Field{{"key", t.String() + " from " + src}}}, nil
+}
+
+func checkKeyName(s string) error {
+	if len(s) < 1 || len(s) > 127 {
+		return errors.New("a key name has 1 to 127 characters")
+	}
+	for _, c := range s {
+		if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return fmt.Errorf("a key name has only letters, digits and hyphens; %q is not allowed", c)
+		}
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(not recorded)"
+	}
+	return s
+}

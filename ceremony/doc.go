@@ -1,0 +1,28 @@
+// Package ceremony runs keyrite's guided ceremonies: BYOK export, Managed
+// HSM security-domain restore, and the quorum drill. It drives each step
+// through the small [UI] interface and knows nothing of how the person sees
+// it: package ceremony/tui draws it with Bubble Tea, ceremony/plain asks line
+// by line (no terminal needed, for --plain and screen readers), and
+// ceremony/ceremonytest scripts it for tests. One engine, three faces.
+//
+// # What the engine does
+//
+// The flows call the same package functions as the command-line subcommands:
+// package byok for the KEK and the .byok file, package securitydomain for
+// restore and verify, and (through [Backends]) the PKCS#11 export and token
+// paths of the binary. Every flow validates everything before it acts: it
+// checks each input as it is given, refuses an output that exists, and shows a
+// summary to confirm before it asks for a PIN or opens an HSM session. After
+// writing, it reads the output back and checks it.
+//
+// Every artifact is shown as its SHA-256 and its PGP word list
+// (internal/words) so that the people on both sides of the air gap can compare
+// them aloud. When a ceremony directory is chosen, each state-changing step is
+// recorded with transcripts.RecordStep.
+//
+// # Secrets
+//
+// PINs and passphrases are asked for with [UI.AskSecret], which never echoes
+// them; they are cleared after use as a best effort (Go cannot guarantee that
+// no copy remains). The engine never puts a secret in a [Message].
+package ceremony

@@ -1,0 +1,222 @@
+package ceremony
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/keyrite/keyrite/transcripts"
+)
+
+// ErrNotAvailable is returned (wrapped) when a flow or key source needs a
+// part this build does not have.
+var ErrNotAvailable = errors.New("ceremony: not available in this build")
+
+// ErrTooManyAttempts is returned when an answer was refused too many times.
+var ErrTooManyAttempts = errors.New("ceremony: too many invalid answers")
+
+// ErrNotConfirmed is returned when the person does not confirm a
+// fingerprint or a summary: the flow stops without acting.
+var ErrNotConfirmed = errors.New("ceremony: not confirmed")
+
+// An Engine runs ceremonies through a UI.
+type Engine struct {
+	UI UI
+	// Backends are the binary's PKCS#11 paths; nil members make the
+	// corresponding key source "not available in this build".
+	Backends Backends
+	// CeremonyDir, when set, is where steps are recorded. Run asks for it.
+	CeremonyDir string
+	// Actor is recorded with each step (default: operator).
+	Actor transcripts.Actor
+	// Rand is the randomness source (default crypto/rand.Reader).
+	Rand io.Reader
+	// MaxAttempts bounds how often an invalid answer is asked again
+	// (default 5).
+	MaxAttempts int
+}
+
+func (e *Engine) rand() io.Reader {
+	if e.Rand != nil {
+		return e.Rand
+	}
+	return rand.Reader
+}
+
+func (e *Engine) maxAttempts() int {
+	if e.MaxAttempts > 0 {
+		return e.MaxAttempts
+	}
+	return 5
+}
+
+// Flows, in the order Run offers them.
+var flowNames = []string{
+	"BYOK: export a key wrapped under a Key Exchange Key (.byok)",
+	"Security domain: restore from a quorum of custodians (restore blob)",
+	"Quorum drill: check a security domain can be restored, writing nothing",
+	"Quit",
+}
+
+// Run is the guided ceremony: it asks where to record the ceremony, then
+// which flow to run, and runs it; it returns after one flow (or Quit).
+func (e *Engine) Run() error {
+	e.UI.Show(Message{Kind: Heading, Title: "keyrite guided ceremony",
+		Text: "Answer each question; nothing is done before a summary is confirmed.\nSecrets are never echoed. Cancel at any prompt with Esc or Ctrl-C (or end of input)."})
+	if e.CeremonyDir == "" {
+		if err := e.askCeremonyDir(); err != nil {
+			return err
+		}
+	}
+	i, err := e.UI.Choose("What do you want to do?", flowNames)
+	if err != nil {
+		return err
+	}
+	switch i {
+	case 0:
+		return e.BYOKExport()
+	case 1:
+		return e.SDRestore()
+	case 2:
+		return e.Drill()
+	}
+	return nil
+}
+
+func (e *Engine) askCeremonyDir() error {
+	dir, err := e.askValid("Ceremony directory to record the steps in (empty: do not record)", true, func(s string) error {
+		st, err := os.Stat(s)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if _, err := os.Stat(filepath.Dir(s)); err != nil {
+				return fmt.Errorf("the parent directory of %s does not exist", s)
+			}
+			return nil
+		case err != nil:
+			return err
+		case !st.IsDir():
+			return fmt.Errorf("%s exists and is not a directory", s)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.CeremonyDir = dir
+	if dir != "" {
+		e.UI.Show(Message{Kind: Info, Text: "Steps will be recorded in " + dir + "."})
+	}
+	return nil
+}
+
+// askValid asks for text until check accepts it. An empty answer is
+// accepted only when optional (and then not checked).
+func (e *Engine) askValid(prompt string, optional bool, check func(string) error) (string, error) {
+	for attempt := 0; ; attempt++ {
+		if attempt >= e.maxAttempts() {
+			return "", fmt.Errorf("%w: %s", ErrTooManyAttempts, prompt)
+		}
+		s, err := e.UI.AskText(prompt)
+		if err != nil {
+			return "", err
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			if optional {
+				return "", nil
+			}
+			e.UI.Show(Message{Kind: Error, Text: "an answer is needed"})
+			continue
+		}
+		if err := check(s); err != nil {
+			e.UI.Show(Message{Kind: Error, Text: err.Error()})
+			continue
+		}
+		return s, nil
+	}
+}
+
+// askSecret asks for a non-empty secret, re-asking on an empty one.
+func (e *Engine) askSecret(prompt string) ([]byte, error) {
+	for attempt := 0; attempt < e.maxAttempts(); attempt++ {
+		b, err := e.UI.AskSecret(prompt)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > 0 {
+			return b, nil
+		}
+		e.UI.Show(Message{Kind: Error, Text: "nothing was entered"})
+	}
+	return nil, fmt.Errorf("%w: %s", ErrTooManyAttempts, prompt)
+}
+
+// confirm asks a yes/no question; no gives ErrNotConfirmed with what.
+func (e *Engine) confirm(prompt, what string) error {
+	ok, err := e.UI.Confirm(prompt)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotConfirmed, what)
+	}
+	return nil
+}
+
+// checkNewOutput refuses an output path that exists or whose directory
+// does not.
+func checkNewOutput(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s already exists; keyrite never overwrites: choose a new name", path)
+	}
+	st, err := os.Stat(filepath.Dir(path))
+	if err != nil || !st.IsDir() {
+		return fmt.Errorf("the directory %s does not exist", filepath.Dir(path))
+	}
+	return nil
+}
+
+// readInput reads a small input file.
+func readInput(path, what string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s %s: no such file", what, path)
+		}
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s %s: not a regular file", what, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s %s: larger than %d bytes", what, path, limit)
+	}
+	return b, nil
+}
+
+// record records ev in the ceremony directory, if one was chosen.
+func (e *Engine) record(ev transcripts.Event) error {
+	if e.CeremonyDir == "" {
+		return nil
+	}
+	if ev.Actor == (transcripts.Actor{}) {
+		ev.Actor = e.Actor
+	}
+	if err := transcripts.RecordStep(e.CeremonyDir, ev); err != nil {
+		e.UI.Show(Message{Kind: Error, Title: "the step was done but not recorded",
+			Text: fmt.Sprintf("recording in %s failed: %v", e.CeremonyDir, err)})
+		return fmt.Errorf("ceremony: recording %s in %s: %w", ev.Step, e.CeremonyDir, err)
+	}
+	e.UI.Show(Message{Kind: Info, Text: "Recorded in the ceremony transcript (" + e.CeremonyDir + ")."})
+	return nil
+}
