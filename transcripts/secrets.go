@@ -272,7 +272,7 @@ func privateJWK(data []byte) string {
 var deniedParamWords = map[string]bool{
 	"pin": true, "sopin": true, "puk": true, "password": true, "passwd": true, "passphrase": true,
 	"pass": true, "pwd": true, "secret": true, "secrets": true, "private": true, "priv": true,
-	"privkey": true, "share": true, "shares": true, "plaintext": true, "plain": true,
+	"privkey": true, "plaintext": true, "plain": true,
 	"seed": true, "mnemonic": true, "credential": true, "credentials": true, "bearer": true,
 	"apikey": true, "cleartext": true, "identity": true, "otp": true, "totp": true,
 }
@@ -289,10 +289,21 @@ func checkParamName(name string) error {
 			return fmt.Errorf("transcripts: parameter name %q: want letters, digits, '_', '-' or '.'", name)
 		}
 	}
-	for _, w := range splitWords(name) {
+	ws := splitWords(name)
+	for _, w := range ws {
 		if deniedParamWords[w] {
 			return fmt.Errorf("%w: parameter %q names a secret (%q); transcripts keep only public parameters", ErrSecret, name, w)
 		}
+	}
+	// Shares are counted and numbered in public ("shares", "shares_used"),
+	// but a share itself is secret: "share", "share_value", "shares_hex"...
+	hasShare, hasMaterial := false, len(ws) == 1
+	for _, w := range ws {
+		hasShare = hasShare || w == "share" || w == "shares"
+		hasMaterial = hasMaterial || shareMaterialWords[w]
+	}
+	if hasShare && hasMaterial && (len(ws) > 1 || ws[0] == "share") {
+		return fmt.Errorf("%w: parameter %q names a secret share; transcripts keep only public parameters", ErrSecret, name)
 	}
 	squashed := strings.ToLower(name)
 	for _, w := range deniedParamSubstrings {
@@ -301,6 +312,11 @@ func checkParamName(name string) error {
 		}
 	}
 	return nil
+}
+
+var shareMaterialWords = map[string]bool{
+	"value": true, "data": true, "bytes": true, "hex": true, "b64": true, "base64": true,
+	"material": true, "raw": true, "content": true, "text": true,
 }
 
 // deniedParamSubstrings catch run-together names ("userpin", "privatekey").
