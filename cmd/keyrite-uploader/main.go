@@ -1,11 +1,478 @@
+// Command keyrite-uploader is the online half of keyrite: it creates key
+// exchange keys, imports the .byok files a ceremony recorded, and runs the
+// Managed HSM security-domain operations.
+//
+//	keyrite-uploader kek create --vault URL --name NAME [--size 2048|3072|4096] --out KEK.pem [--json]
+//	keyrite-uploader import --ceremony DIR --vault URL [--trust FILE] [--json]
+//	keyrite-uploader sd download --hsm URL --cert FILE --cert FILE --cert FILE [...] --quorum M --out SD.json [--json]
+//	keyrite-uploader sd exchange-key --hsm URL --out CERT.pem [--json]
+//	keyrite-uploader sd upload (--ceremony DIR [--trust FILE] | --blob FILE) --hsm URL [--json]
+//	keyrite-uploader version
+//
+// Common flags: --ca FILE (an extra trusted CA, e.g. the emulator's ca.pem;
+// it also marks the target as a local stand-in), --token-env NAME (use the
+// bearer token in environment variable NAME instead of the Azure SDK's
+// default credential chain).
+//
+// Exit codes: 0 success, 1 the operation failed or was refused, 2 usage.
 package main
 
 import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/keyrite/keyrite/internal/buildinfo"
+	"github.com/keyrite/keyrite/internal/cli"
+	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/uploader"
+	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/securitydomain"
+	"github.com/keyrite/keyrite/transcripts"
 )
 
+const prog = "keyrite-uploader"
+
+const usage = `usage:
+  keyrite-uploader kek create --vault URL --name NAME [--size 2048|3072|4096] --out KEK.pem [--json]
+  keyrite-uploader import --ceremony DIR --vault URL [--trust FILE] [--json]
+  keyrite-uploader sd download --hsm URL --cert FILE --cert FILE --cert FILE [...] --quorum M --out SD.json [--json]
+  keyrite-uploader sd exchange-key --hsm URL --out CERT.pem [--json]
+  keyrite-uploader sd upload (--ceremony DIR [--trust FILE] | --blob FILE) --hsm URL [--json]
+  keyrite-uploader version
+common flags: --ca FILE (extra trusted CA, e.g. the emulator's ca.pem), --token-env NAME (bearer token from this environment variable)`
+
 func main() {
-	fmt.Fprintln(os.Stderr, "keyrite-uploader: error: not implemented yet")
-	os.Exit(1)
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// env is what every command gets.
+type env struct {
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+}
+
+type command struct {
+	name string
+	run  func(e *env, args []string) error
+}
+
+var commands = []command{
+	{"kek create", runKEKCreate},
+	{"import", runImport},
+	{"sd download", runSDDownload},
+	{"sd exchange-key", runSDExchangeKey},
+	{"sd upload", runSDUpload},
+	{"version", runVersion},
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer cli.Recover(stderr, prog, &code)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return cli.ExitUsage
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stdout, usage)
+		return cli.ExitOK
+	}
+	for _, c := range commands {
+		words := strings.Fields(c.name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
+			return cli.Report(stderr, prog, c.run(e, args[len(words):]))
+		}
+	}
+	return cli.Report(stderr, prog, cli.WithHint(cli.Usagef("unknown command %q", strings.Join(args[:min(len(args), 2)], " ")),
+		"commands: kek create, import, sd download, sd exchange-key, sd upload, version"))
+}
+
+// common are the flags every online command takes.
+type common struct {
+	ca       string
+	tokenEnv string
+	json     bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.ca, "ca", "", "extra trusted CA certificate (PEM), e.g. the emulator's ca.pem")
+	fs.StringVar(&c.tokenEnv, "token-env", "", "environment variable holding a bearer token to use instead of the default Azure credential")
+	fs.BoolVar(&c.json, "json", false, "print one JSON object describing the result")
+}
+
+func (c *common) client() (*uploader.Client, error) {
+	cfg := uploader.Config{CAFile: c.ca}
+	if c.ca != "" {
+		if _, err := os.Stat(c.ca); err != nil {
+			return nil, cli.WithHint(fmt.Errorf("--ca %s: %w", c.ca, unwrapPath(err)), "give the CA certificate file, e.g. the emulator's STATE/ca.pem")
+		}
+	}
+	if c.tokenEnv != "" {
+		tok := os.Getenv(c.tokenEnv)
+		if strings.TrimSpace(tok) == "" {
+			return nil, cli.WithHint(fmt.Errorf("--token-env %s: the environment variable is empty or unset", c.tokenEnv),
+				"export the bearer token in that variable, e.g. "+c.tokenEnv+"=$(az account get-access-token --resource https://vault.azure.net --query accessToken -o tsv)")
+		}
+		cfg.Token = strings.TrimSpace(tok)
+	}
+	cl, err := uploader.New(cfg)
+	if err != nil {
+		return nil, cli.WithHint(err, "sign in with `az login`, set the AZURE_* environment variables, or use --token-env NAME")
+	}
+	return cl, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	pos, err := cli.Parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return cli.Usagef("unexpected argument %q", pos[0])
+	}
+	return nil
+}
+
+func required(flags map[string]string) error {
+	for _, name := range []string{"vault", "hsm", "name", "out", "ceremony"} {
+		if v, ok := flags[name]; ok && v == "" {
+			return cli.Usagef("--%s is required", name)
+		}
+	}
+	return nil
+}
+
+// checkOut refuses an existing output before anything is sent to the service.
+func checkOut(path string) error {
+	if _, err := os.Lstat(path); err == nil {
+		return cli.WithHint(fmt.Errorf("--out %s already exists", path), "outputs are never overwritten; choose a new file name or move the old file away")
+	}
+	return nil
+}
+
+func writeOut(path string, data []byte) error {
+	if err := fsx.WriteNew(path, data, 0o644); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return cli.WithHint(fmt.Errorf("--out %s already exists", path), "outputs are never overwritten; choose a new file name")
+		}
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// serviceErr adds the hints that fit a failed service call.
+func serviceErr(err error) error {
+	var se *uploader.ServiceError
+	switch {
+	case errors.Is(err, uploader.ErrURL):
+		return cli.WithHint(err, "give the vault's URL as the portal shows it, e.g. https://contoso.vault.azure.net; for the emulator add --ca STATE/ca.pem")
+	case errors.As(err, &se) && (se.Status == 401 || se.Status == 403):
+		return cli.WithHint(err, "check that your identity has the Key Vault / Managed HSM role for this operation")
+	case errors.As(err, &se) && se.Status == 400:
+		return cli.WithHint(err, "the service refused the request; its message above says why")
+	case errors.Is(err, uploader.ErrCeremony):
+		return cli.WithHint(err, "check the ceremony with `keyrite transcript verify DIR`; it must verify and be signed")
+	}
+	return err
+}
+
+func runVersion(e *env, args []string) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	bi := buildinfo.Read()
+	fmt.Fprintf(e.stdout, "%s %s (%s, %s)\n", prog, bi.Version, bi.Revision, bi.GoVersion)
+	return nil
+}
+
+func runKEKCreate(e *env, args []string) error {
+	fs := flag.NewFlagSet("kek create", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	vault := fs.String("vault", "", "vault or Managed HSM URL")
+	name := fs.String("name", "", "name of the key exchange key")
+	size := fs.Int("size", 2048, "RSA size: 2048, 3072 or 4096")
+	out := fs.String("out", "", "file to write the KEK's public key to (PEM)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(map[string]string{"vault": *vault, "name": *name, "out": *out}); err != nil {
+		return err
+	}
+	if *size != 2048 && *size != 3072 && *size != 4096 {
+		return cli.Usagef("--size %d: expected 2048, 3072 or 4096", *size)
+	}
+	if err := checkOut(*out); err != nil {
+		return err
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	kek, err := cl.CreateKEK(e.ctx, *vault, *name, *size)
+	if err != nil {
+		return serviceErr(err)
+	}
+	if err := writeOut(*out, kek.PEM); err != nil {
+		return cli.WithHint(fmt.Errorf("the KEK was created as %s but %w", kek.Kid, err),
+			"download its public key with `az keyvault key download --id "+kek.Kid+" --file KEK.pem`")
+	}
+	der, _ := x509.MarshalPKIXPublicKey(kek.Public)
+	fp := words.Sum(der)
+	if c.json {
+		return cli.PrintJSON(e.stdout, map[string]any{"kid": kek.Kid, "size": *size, "out": *out, "spki_sha256": fp.Hex(), "words": fp.Words()})
+	}
+	fmt.Fprintln(e.stdout, kek.Kid)
+	fmt.Fprintf(e.stderr, "%s: wrote %s (RSA-%d, SPKI SHA-256 %s)\n%s: words: %s\n", prog, *out, *size, fp.Hex(), prog, fp.Words())
+	return nil
+}
+
+func readTrust(path string) (*transcripts.Trust, error) {
+	if path == "" {
+		return nil, nil
+	}
+	t, err := transcripts.ReadTrust(path)
+	if err != nil {
+		return nil, cli.WithHint(fmt.Errorf("--trust %s: %w", path, err), "give the trust file the ceremony's signers agreed on")
+	}
+	return t, nil
+}
+
+func runImport(e *env, args []string) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	dir := fs.String("ceremony", "", "ceremony directory whose signed transcript records the exports")
+	vault := fs.String("vault", "", "vault or Managed HSM URL")
+	trustFile := fs.String("trust", "", "trust file: whose signatures the transcript needs")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(map[string]string{"ceremony": *dir, "vault": *vault}); err != nil {
+		return err
+	}
+	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
+		return cli.WithHint(fmt.Errorf("--ceremony %s is not a directory", *dir), "give the ceremony directory carried from the offline workstation")
+	}
+	trust, err := readTrust(*trustFile)
+	if err != nil {
+		return err
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	if trust == nil {
+		fmt.Fprintf(e.stderr, "%s: warning: no --trust given: acting on a checkpoint signed by keys no trust policy vouches for\n", prog)
+	}
+	out, err := cl.ImportCeremony(e.ctx, *dir, *vault, trust)
+	for _, o := range out {
+		if !c.json {
+			state := "imported"
+			if o.Skipped {
+				state = "already imported"
+			}
+			fmt.Fprintf(e.stdout, "%s %s as %s (public_key_match=%t: %s)\n", state, o.Name, o.Kid, o.PublicKeyMatch, o.MatchReason)
+		}
+	}
+	if err != nil {
+		return serviceErr(err)
+	}
+	if c.json {
+		all := len(out) > 0
+		for _, o := range out {
+			all = all && o.PublicKeyMatch
+		}
+		res := map[string]any{"public_key_match": all, "imports": out}
+		if len(out) > 0 {
+			res["kid"] = out[len(out)-1].Kid
+		}
+		return cli.PrintJSON(e.stdout, res)
+	}
+	return nil
+}
+
+func runSDDownload(e *env, args []string) error {
+	fs := flag.NewFlagSet("sd download", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	hsm := fs.String("hsm", "", "Managed HSM URL")
+	var certFiles cli.Strings
+	fs.Var(&certFiles, "cert", "custodian certificate (PEM or DER); 3 to 10, repeat the flag")
+	quorum := fs.Int("quorum", 0, "number of custodians needed to restore (2 to 10, at most the number of certificates)")
+	out := fs.String("out", "", "file to write the security domain to")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(map[string]string{"hsm": *hsm, "out": *out}); err != nil {
+		return err
+	}
+	n := len(certFiles)
+	if n < securitydomain.MinCustodians || n > securitydomain.MaxCustodians {
+		return cli.WithHint(cli.Usagef("%d --cert given; expected %d to %d", n, securitydomain.MinCustodians, securitydomain.MaxCustodians),
+			"give one --cert per custodian")
+	}
+	if *quorum < securitydomain.MinQuorum || *quorum > securitydomain.MaxQuorum || *quorum > n {
+		return cli.WithHint(cli.Usagef("--quorum %d: expected %d to %d and at most the %d certificates", *quorum, securitydomain.MinQuorum, securitydomain.MaxQuorum, n),
+			"the quorum is how many custodians must come together to restore")
+	}
+	if err := checkOut(*out); err != nil {
+		return err
+	}
+	var certs []*x509.Certificate
+	for _, f := range certFiles {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return cli.WithHint(fmt.Errorf("--cert %s: %w", f, unwrapPath(err)), "give each custodian's certificate file")
+		}
+		cert, err := securitydomain.ParseCertificate(data)
+		if err != nil {
+			return cli.WithHint(fmt.Errorf("--cert %s: %w", f, err), "give a PEM or DER X.509 certificate")
+		}
+		for i, prev := range certs {
+			if prev.Equal(cert) {
+				return cli.WithHint(fmt.Errorf("--cert %s is the same certificate as --cert %s", f, certFiles[i]), "each custodian needs their own key and certificate")
+			}
+		}
+		certs = append(certs, cert)
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	wrote := false
+	d, err := cl.DownloadSecurityDomain(e.ctx, *hsm, certs, *quorum, func(sd []byte) error {
+		if err := writeOut(*out, sd); err != nil {
+			return err
+		}
+		wrote = true
+		return nil
+	})
+	if err != nil {
+		if wrote {
+			return cli.WithHint(fmt.Errorf("the security domain was saved to %s, but %w", *out, err), "keep that file safe: it is the only copy; check the HSM's status before retrying")
+		}
+		if d != nil && d.SD != nil {
+			return cli.WithHint(err, "the HSM returned a security domain that could not be saved; check the HSM's status")
+		}
+		return serviceErr(err)
+	}
+	fp := words.Sum(d.SD)
+	if c.json {
+		return cli.PrintJSON(e.stdout, map[string]any{"out": *out, "sha256": fp.Hex(), "words": fp.Words(), "certificates": n, "quorum": *quorum, "status": d.Status})
+	}
+	fmt.Fprintf(e.stdout, "security domain saved to %s (%d custodians, quorum %d); HSM status: %s\n", *out, n, *quorum, d.Status.Status)
+	fmt.Fprintf(e.stderr, "%s: SHA-256 %s\n%s: words: %s\n", prog, fp.Hex(), prog, fp.Words())
+	return nil
+}
+
+func runSDExchangeKey(e *env, args []string) error {
+	fs := flag.NewFlagSet("sd exchange-key", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	hsm := fs.String("hsm", "", "Managed HSM URL")
+	out := fs.String("out", "", "file to write the exchange key certificate to (PEM)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(map[string]string{"hsm": *hsm, "out": *out}); err != nil {
+		return err
+	}
+	if err := checkOut(*out); err != nil {
+		return err
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	cert, pemData, _, err := cl.ExchangeKey(e.ctx, *hsm)
+	if err != nil {
+		return serviceErr(err)
+	}
+	if err := writeOut(*out, pemData); err != nil {
+		return err
+	}
+	x := securitydomain.X5T256(cert)
+	if c.json {
+		return cli.PrintJSON(e.stdout, map[string]any{"out": *out, "x5t_256": x})
+	}
+	fmt.Fprintf(e.stdout, "exchange key certificate saved to %s (x5t#S256 %s)\n", *out, x)
+	return nil
+}
+
+func runSDUpload(e *env, args []string) error {
+	fs := flag.NewFlagSet("sd upload", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	hsm := fs.String("hsm", "", "Managed HSM URL")
+	dir := fs.String("ceremony", "", "ceremony directory whose signed transcript records the restore")
+	blobFile := fs.String("blob", "", "restore blob file (as `keyrite sd restore` or `az keyvault security-domain restore-blob` writes it)")
+	trustFile := fs.String("trust", "", "trust file (with --ceremony)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(map[string]string{"hsm": *hsm}); err != nil {
+		return err
+	}
+	if (*dir == "") == (*blobFile == "") {
+		return cli.WithHint(cli.Usagef("give exactly one of --ceremony and --blob"), "--ceremony DIR uploads the blob its signed transcript recorded; --blob FILE uploads a file as is")
+	}
+	if *trustFile != "" && *dir == "" {
+		return cli.Usagef("--trust goes with --ceremony")
+	}
+	trust, err := readTrust(*trustFile)
+	if err != nil {
+		return err
+	}
+	var blob []byte
+	if *blobFile != "" {
+		blob, err = os.ReadFile(*blobFile)
+		if err != nil {
+			return cli.WithHint(fmt.Errorf("--blob %s: %w", *blobFile, unwrapPath(err)), "give the restore blob file")
+		}
+		if len(strings.TrimSpace(string(blob))) == 0 {
+			return cli.WithHint(fmt.Errorf("--blob %s is empty", *blobFile), "give the restore blob `keyrite sd restore` wrote")
+		}
+	}
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	var st *uploader.Status
+	if *dir != "" {
+		if trust == nil {
+			fmt.Fprintf(e.stderr, "%s: warning: no --trust given: acting on a checkpoint signed by keys no trust policy vouches for\n", prog)
+		}
+		st, err = cl.UploadCeremony(e.ctx, *dir, *hsm, trust)
+	} else {
+		st, err = cl.UploadSecurityDomain(e.ctx, *hsm, blob)
+	}
+	if err != nil {
+		return serviceErr(err)
+	}
+	if c.json {
+		return cli.PrintJSON(e.stdout, map[string]any{"status": st.Status, "status_details": st.Details})
+	}
+	fmt.Fprintf(e.stdout, "security domain uploaded; HSM status: %s\n", st.Status)
+	return nil
 }

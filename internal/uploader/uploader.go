@@ -166,17 +166,21 @@ func (c *Client) serviceURL(raw string, hsmOnly bool) (string, error) {
 		return strings.TrimRight(raw, "/"), nil
 	}
 	host := strings.ToLower(u.Hostname())
-	if u.Port() != "" || (u.Path != "" && u.Path != "/") {
-		return "", fmt.Errorf("%w: %s %q has a port or path; expected %s", ErrURL, what, raw, want)
-	}
 	suffixes := hsmSuffixes
 	if !hsmOnly {
 		suffixes = append(append([]string(nil), vaultSuffixes...), hsmSuffixes...)
 	}
+	ok := false
 	for _, s := range suffixes {
 		if strings.HasSuffix(host, s) && len(host) > len(s) && !strings.Contains(strings.TrimSuffix(host, s), ".") {
-			return "https://" + host, nil
+			ok = true
 		}
 	}
-	return "", fmt.Errorf("%w: %s host %q is not an Azure Key Vault or Managed HSM host; expected %s (use --ca to point at a local emulator)", ErrURL, what, u.Hostname(), want)
+	if !ok {
+		return "", fmt.Errorf("%w: %s host %q is not an Azure Key Vault or Managed HSM host; expected %s (use --ca to point at a local emulator)", ErrURL, what, u.Hostname(), want)
+	}
+	if u.Port() != "" || (u.Path != "" && u.Path != "/") {
+		return "", fmt.Errorf("%w: %s %q has a port or path; expected %s", ErrURL, what, raw, want)
+	}
+	return "https://" + host, nil
 }
