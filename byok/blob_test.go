@@ -159,8 +159,13 @@ func TestDescribeWithKEK(t *testing.T) {
 	}
 	// A KEK without kid whose size does not fit: 408-512 < 24.
 	d = b.Describe(k4096)
-	if d.KidMatch != "unknown" || len(d.Problems) != 1 || !strings.Contains(d.Problems[0], "does not fit an RSA-4096 KEK") {
+	if d.KidMatch != "unknown" || len(d.Problems) != 1 || !strings.Contains(d.Problems[0], "is too short for an RSA-4096 KEK") {
 		t.Errorf("RSA-4096 KEK: %+v", d)
+	}
+	// The EC P-521 blob (512 bytes) under RSA-3072 leaves 128 bytes of KWP.
+	b521, _ := ParseBlob(vec(t, "ec-p521.kek-rsa2048.byok"))
+	if d := b521.Describe(k3072); len(d.Problems) != 2 || !strings.Contains(d.Problems[1], "leaves 128 bytes of AES-KWP") {
+		t.Errorf("EC P-521 under RSA-3072: %+v", d.Problems)
 	}
 	if d.Digest != b.Describe(nil).Digest || d.Digest.Hex() == "" {
 		t.Error("digest depends on the KEK")

@@ -122,8 +122,13 @@ func (b *Blob) Describe(kek *KEK) Description {
 	d.Layouts = Layouts(len(b.Ciphertext), kek.Bits())
 	if len(d.Layouts) == 0 {
 		n := len(b.Ciphertext) - kek.Size()
-		d.Problems = append(d.Problems, fmt.Sprintf(
-			"the ciphertext (%d bytes) does not fit an RSA-%d KEK: that leaves %d bytes of AES-KWP, which no supported target type wraps to", len(b.Ciphertext), kek.Bits(), n))
+		if n < KWPLen(MinPlaintext) {
+			d.Problems = append(d.Problems, fmt.Sprintf(
+				"the ciphertext (%d bytes) is too short for an RSA-%d KEK: its RSA part alone is %d bytes, and the AES-KWP part at least %d", len(b.Ciphertext), kek.Bits(), kek.Size(), KWPLen(MinPlaintext)))
+		} else {
+			d.Problems = append(d.Problems, fmt.Sprintf(
+				"the ciphertext (%d bytes) does not fit an RSA-%d KEK: that leaves %d bytes of AES-KWP, which no supported target type wraps to", len(b.Ciphertext), kek.Bits(), n))
+		}
 	}
 	return d
 }
