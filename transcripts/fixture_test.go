@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"os"
 	"path/filepath"
@@ -127,4 +129,17 @@ func testTrust(t testing.TB, policy map[string]int, signers map[string]*Signer, 
 		t.Fatal(err)
 	}
 	return tr
+}
+
+var testRSA *rsa.PrivateKey
+
+func mustRSAKey(t testing.TB) *rsa.PrivateKey {
+	if testRSA == nil {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testRSA = k
+	}
+	return testRSA
 }

@@ -360,11 +360,6 @@ func checkText(field, s string, max int) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("transcripts: %s is not valid UTF-8", field)
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
-			return fmt.Errorf("transcripts: %s contains the control character %U", field, r)
-		}
-	}
 	for _, m := range secretMarkers {
 		if bytesContainsFold([]byte(s), m) {
 			return fmt.Errorf("%w: %s contains %q", ErrSecret, field, m)
@@ -372,6 +367,11 @@ func checkText(field, s string, max int) error {
 	}
 	if why := privateInBase64Runs([]byte(s)); why != "" {
 		return fmt.Errorf("%w: %s contains %s", ErrSecret, field, why)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+			return fmt.Errorf("transcripts: %s contains the control character %U", field, r)
+		}
 	}
 	return nil
 }
