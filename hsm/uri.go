@@ -392,3 +392,26 @@ func (u *URI) ObjectDescription() string {
 	}
 	return s
 }
+
+// RedactPIN returns s with the value of every pin-value attribute replaced
+// by "REDACTED", so that a URI that failed to parse (ParseURI refuses
+// pin-value) can be echoed in an error without the PIN.
+func RedactPIN(s string) string {
+	const attr = "pin-value="
+	var b strings.Builder
+	for {
+		i := strings.Index(strings.ToLower(s), attr)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i+len(attr)])
+		b.WriteString("REDACTED")
+		s = s[i+len(attr):]
+		end := strings.IndexAny(s, ";&?#")
+		if end < 0 {
+			return b.String()
+		}
+		s = s[end:]
+	}
+}

@@ -142,3 +142,16 @@ func FuzzParseURI(f *testing.F) {
 		}
 	})
 }
+
+func TestRedactPIN(t *testing.T) {
+	for in, want := range map[string]string{
+		"pkcs11:object=a?pin-value=1234":                "pkcs11:object=a?pin-value=REDACTED",
+		"pkcs11:object=a?PIN-VALUE=1234&module-path=/x": "pkcs11:object=a?PIN-VALUE=REDACTED&module-path=/x",
+		"pkcs11:pin-value=12;object=b?pin-value=34":     "pkcs11:pin-value=REDACTED;object=b?pin-value=REDACTED",
+		"pkcs11:object=a?module-path=/x":                "pkcs11:object=a?module-path=/x",
+	} {
+		if got := RedactPIN(in); got != want {
+			t.Errorf("RedactPIN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

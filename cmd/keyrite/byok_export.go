@@ -230,8 +230,12 @@ func (o *exportOpts) validate() ([]*exportJob, *byok.KEK, uint, error) {
 		if hsm.IsURI(src) {
 			u, err := hsm.ParseURI(src)
 			if err != nil {
-				return jobs, nil, 0, cli.WithHint(cli.Usagef("--key %s: %s", src, strings.TrimPrefix(err.Error(), "hsm: ")),
-					"name the key like 'pkcs11:token=LABEL;object=KEY-LABEL?module-path=/path/to/pkcs11.so' (RFC 7512; percent-encode spaces as %20)")
+				j.src = hsm.RedactPIN(src) // never echo a PIN
+				hint := "name the key like 'pkcs11:token=LABEL;object=KEY-LABEL?module-path=/path/to/pkcs11.so' (RFC 7512; percent-encode spaces as %20)"
+				if j.src != src {
+					hint = "remove pin-value from the URI, and treat that PIN as exposed (shell history, process list): change it"
+				}
+				return jobs, nil, 0, cli.WithHint(cli.Usagef("--key %s: %s", j.src, strings.TrimPrefix(err.Error(), "hsm: ")), hint)
 			}
 			switch {
 			case u.ModulePath == "":
