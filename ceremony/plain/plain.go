@@ -29,6 +29,11 @@ type UI struct {
 	out io.Writer
 	// Secret reads a secret; nil means the terminal (internal/secret).
 	Secret func(prompt string) ([]byte, error)
+	// Echo prints each answer after its prompt, for input that is not a
+	// terminal (which would have echoed it), so that the output reads as a
+	// dialogue. Secrets never come from the answer stream and are never
+	// echoed.
+	Echo bool
 
 	lastProgress string
 }
@@ -48,7 +53,11 @@ func (u *UI) line() (string, error) {
 		fmt.Fprintln(u.out)
 		return "", fmt.Errorf("%w: end of input", ceremony.ErrCancelled)
 	}
-	return strings.TrimRight(u.in.Text(), "\r"), nil
+	a := strings.TrimRight(u.in.Text(), "\r")
+	if u.Echo {
+		fmt.Fprintln(u.out, a)
+	}
+	return a, nil
 }
 
 // Show implements ceremony.UI.

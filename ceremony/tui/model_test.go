@@ -1,0 +1,280 @@
+package tui
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/keyrite/keyrite/ceremony"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// newTestModel draws without colour (termenv Ascii) at a fixed size, so that
+// views are stable across terminals.
+func newTestModel(w, h int) *Model {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	return NewModel(r, w, h)
+}
+
+func keys(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+
+var (
+	enter     = tea.KeyMsg{Type: tea.KeyEnter}
+	esc       = tea.KeyMsg{Type: tea.KeyEsc}
+	down      = tea.KeyMsg{Type: tea.KeyDown}
+	up        = tea.KeyMsg{Type: tea.KeyUp}
+	right     = tea.KeyMsg{Type: tea.KeyRight}
+	backspace = tea.KeyMsg{Type: tea.KeyBackspace}
+	ctrlU     = tea.KeyMsg{Type: tea.KeyCtrlU}
+)
+
+func newReq(kind reqKind, prompt string, options ...string) *request {
+	return &request{kind: kind, prompt: prompt, options: options, reply: make(chan reply, 1)}
+}
+
+func send(m *Model, msgs ...tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	for _, msg := range msgs {
+		_, cmd = m.Update(msg)
+	}
+	return cmd
+}
+
+func got(t *testing.T, r *request) reply {
+	t.Helper()
+	select {
+	case rep := <-r.reply:
+		return rep
+	default:
+		t.Fatal("no answer")
+	}
+	return reply{}
+}
+
+func noAnswer(t *testing.T, r *request) {
+	t.Helper()
+	select {
+	case rep := <-r.reply:
+		t.Fatalf("unexpected answer %+v", rep)
+	default:
+	}
+}
+
+func TestConfirmDefaultsToNo(t *testing.T) {
+	m := newTestModel(80, 24)
+	r := newReq(askConfirm, "Do these words match?")
+	send(m, askMsg(r), enter)
+	if rep := got(t, r); rep.ok || rep.err != nil {
+		t.Fatalf("Enter on the default gave %+v, want no", rep)
+	}
+	r = newReq(askConfirm, "again")
+	send(m, askMsg(r), right, enter)
+	if rep := got(t, r); !rep.ok {
+		t.Fatal("→ then Enter should answer yes")
+	}
+	r = newReq(askConfirm, "again")
+	send(m, askMsg(r), keys("x"))
+	noAnswer(t, r)
+	if !strings.Contains(m.View(), "press y or n") {
+		t.Error("no hint after a stray key")
+	}
+	send(m, keys("y"))
+	if rep := got(t, r); !rep.ok {
+		t.Fatal("y should answer yes")
+	}
+}
+
+func TestChoose(t *testing.T) {
+	m := newTestModel(80, 24)
+	r := newReq(askChoose, "Pick", "a", "b", "c")
+	send(m, askMsg(r), down, down, enter)
+	if rep := got(t, r); rep.index != 2 {
+		t.Fatalf("got %d", rep.index)
+	}
+	r = newReq(askChoose, "Pick", "a", "b", "c")
+	send(m, askMsg(r), up)
+	if !strings.Contains(m.View(), ">  3) c") && !strings.Contains(m.View(), "> 3) c") {
+		t.Errorf("↑ from the first option should wrap to the last:\n%s", m.View())
+	}
+	send(m, keys("2"), enter)
+	if rep := got(t, r); rep.index != 1 {
+		t.Fatalf("got %d", rep.index)
+	}
+	r = newReq(askChoose, "Pick", "a", "b")
+	send(m, askMsg(r), keys("9"), enter)
+	if rep := got(t, r); rep.index != 0 {
+		t.Fatalf("an out-of-range number moved the cursor: %d", rep.index)
+	}
+}
+
+func TestText(t *testing.T) {
+	m := newTestModel(80, 24)
+	r := newReq(askText, "KEK file")
+	send(m, askMsg(r), keys("kek.pemx"), backspace)
+	if !strings.Contains(m.View(), "> kek.pem_") {
+		t.Errorf("input not shown:\n%s", m.View())
+	}
+	send(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(" pasted"), Paste: true}, enter)
+	if rep := got(t, r); rep.text != "kek.pem pasted" {
+		t.Fatalf("got %q", rep.text)
+	}
+	r = newReq(askText, "again")
+	send(m, askMsg(r), keys("abc"), ctrlU, keys("d"), enter)
+	if rep := got(t, r); rep.text != "d" {
+		t.Fatalf("got %q", rep.text)
+	}
+}
+
+func TestSecretIsNeverDrawn(t *testing.T) {
+	m := newTestModel(80, 24)
+	r := newReq(askSecret, "PIN for token \"custodian-1\"")
+	send(m, askMsg(r), keys("4826"), keys("1"), backspace, keys("97"))
+	v := m.View()
+	for _, leak := range []string{"4826", "482697", "*", "•", "6 characters"} {
+		if strings.Contains(v, leak) {
+			t.Fatalf("the view shows %q:\n%s", leak, v)
+		}
+	}
+	if !strings.Contains(v, "(input hidden)") {
+		t.Errorf("no hidden-input marker:\n%s", v)
+	}
+	send(m, enter)
+	rep := got(t, r)
+	if string(rep.secret) != "482697" {
+		t.Fatalf("got %q", rep.secret)
+	}
+	if m.secret != nil {
+		t.Error("the model kept the secret")
+	}
+}
+
+func TestCancel(t *testing.T) {
+	m := newTestModel(80, 24)
+	r := newReq(askSecret, "PIN")
+	send(m, askMsg(r), keys("12"), esc)
+	if rep := got(t, r); !errors.Is(rep.err, ceremony.ErrCancelled) || rep.secret != nil {
+		t.Fatalf("got %+v", rep)
+	}
+	// Later questions are cancelled at once.
+	r = newReq(askText, "next")
+	send(m, askMsg(r))
+	if rep := got(t, r); !errors.Is(rep.err, ceremony.ErrCancelled) {
+		t.Fatalf("got %+v", rep)
+	}
+	if !strings.Contains(m.View(), "cancelling") {
+		t.Errorf("view:\n%s", m.View())
+	}
+}
+
+func TestDoneWaitsForAKey(t *testing.T) {
+	m := newTestModel(80, 24)
+	if cmd := send(m, doneMsg{errors.New("ceremony: not confirmed")}); cmd != nil {
+		t.Fatal("quit before the person saw the result")
+	}
+	if !strings.Contains(m.View(), "stopped: ceremony: not confirmed") {
+		t.Errorf("view:\n%s", m.View())
+	}
+	if cmd := send(m, keys("x")); cmd != nil {
+		t.Fatal("a stray key quit")
+	}
+	if cmd := send(m, enter); cmd == nil {
+		t.Fatal("Enter did not quit")
+	} else if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Fatal("Enter did not quit")
+	}
+}
+
+func TestScrollAndResize(t *testing.T) {
+	m := newTestModel(60, 12)
+	for i := range 30 {
+		send(m, showMsg{Text: fmt.Sprintf("%s line %d", strings.Repeat("x", i), i)})
+	}
+	if v := m.View(); !strings.Contains(v, "line 29\n") || strings.Contains(v, "line 20\n") {
+		t.Errorf("the newest lines should show:\n%s", v)
+	}
+	send(m, tea.KeyMsg{Type: tea.KeyPgUp})
+	if v := m.View(); strings.Contains(v, "line 29\n") {
+		t.Errorf("PgUp did not scroll:\n%s", v)
+	}
+	send(m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	for _, l := range strings.Split(m.View(), "\n") {
+		if lipgloss.Width(l) > 100 {
+			t.Fatalf("line wider than the window: %q", l)
+		}
+	}
+	if n := strings.Count(m.View(), "\n") + 1; n > 30 {
+		t.Fatalf("%d lines for a 30-line window", n)
+	}
+}
+
+// Golden views at 80x24, Ascii colour profile. Run with -update to rewrite.
+func TestGoldenViews(t *testing.T) {
+	kek := ceremony.Message{Kind: ceremony.Info, Title: "Check the KEK with the online side",
+		Text: "Read the words aloud with the person at the online workstation (`keyrite kek inspect` there).",
+		Fields: []ceremony.Field{
+			{Name: "kid", Value: "https://keyrite-test.vault.azure.net/keys/kek-rsa2048/07a6ce20546664152745a2aeb55dc57a"},
+			{Name: "size", Value: "RSA 2048 bits"},
+			{Name: "SHA-256", Value: "0e8d1dc6ea5dc2dd62d7a3e5e6b4a2c3ae27a1ee4b1f3f6ad1c0a5c6fe4a2b11"},
+			{Name: "words", Value: ceremony.WordLines("aztec travesty hamlet microwave physique universe dupont glossary snowslide Pluto tapeworm concurrent dragnet hazardous dashboard butterfat spigot voyager klaxon pedigree unwind consulting dwelling ohio oakland equipment dropper jupiter choking recipe treadmill informant", 8)},
+		}}
+	cases := map[string][]tea.Msg{
+		"menu": {
+			showMsg{Kind: ceremony.Heading, Title: "keyrite guided ceremony", Text: "Answer each question; nothing is done before a summary is confirmed."},
+			askMsg(newReq(askChoose, "What do you want to do?", "BYOK: export a key wrapped under a Key Exchange Key (.byok)", "Security domain: restore from a quorum of custodians (restore blob)", "Quit")),
+		},
+		"kek_confirm": {
+			showMsg{Kind: ceremony.Heading, Title: "BYOK export"},
+			progressMsg{step: "BYOK export", done: 0, total: 5},
+			showMsg{Kind: ceremony.Heading, Title: "Key Exchange Key (KEK)"},
+			showMsg(kek),
+			askMsg(newReq(askConfirm, "Do these words match what the online side read aloud?")),
+		},
+		"custodian_pin": {
+			progressMsg{step: "custodians", done: 1, total: 3},
+			showMsg{Kind: ceremony.Success, Text: "custodian 1: share opened (x=3, CKM_RSA_X_509 + host OAEP-SHA-256 decoding); the card may be removed"},
+			showMsg{Kind: ceremony.Heading, Title: "Custodian 2 of 3: insert your card, or have your key file ready"},
+			showMsg{Kind: ceremony.Error, Text: "custodian-2: no share for this certificate"},
+			askMsg(newReq(askSecret, `PIN for token "custodian-2" (not shown)`)),
+			keys("123456"),
+		},
+		"text_input": {
+			askMsg(newReq(askText, "KEK file")),
+			keys("/media/usb/kek.pem"),
+		},
+	}
+	for name, msgs := range cases {
+		t.Run(name, func(t *testing.T) {
+			m := newTestModel(80, 24)
+			send(m, msgs...)
+			view := m.View()
+			path := filepath.Join("testdata", name+".golden")
+			if *update {
+				os.MkdirAll("testdata", 0o755)
+				if err := os.WriteFile(path, []byte(view), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if view != string(want) {
+				t.Errorf("view differs from %s (run with -update to accept):\n%s", path, view)
+			}
+			if strings.Contains(view, "\x1b[") {
+				t.Error("escape sequences with the Ascii profile")
+			}
+		})
+	}
+}
