@@ -82,6 +82,14 @@ func writeJSONString(buf *bytes.Buffer, s string) {
 	buf.Truncate(buf.Len() - 1)
 }
 
+// Validate checks that b, as Marshal writes it, is a file ParseBlob accepts
+// (a set, valid kid; the fixed values; a ciphertext of a plausible length),
+// so that a writer can refuse to write a blob it could not read back.
+func (b *Blob) Validate() error {
+	_, err := ParseBlob(b.Marshal())
+	return err
+}
+
 // Raw returns the bytes ParseBlob read, or Marshal() for a blob made here.
 func (b *Blob) Raw() []byte {
 	if b.raw != nil {

@@ -196,3 +196,21 @@ func TestLayouts(t *testing.T) {
 		t.Errorf("320 bytes: %+v", ls)
 	}
 }
+
+func TestBlobValidate(t *testing.T) {
+	kek := kekFromFile(t, vectorsDir+"/kek-rsa2048.pem") // no kid
+	ct := make([]byte, 256+40)
+	if err := NewBlob(kek, ct, "g").Validate(); err == nil || !strings.Contains(err.Error(), `no "header.kid"`) && !strings.Contains(err.Error(), "invalid kid: empty") {
+		t.Errorf("blob without kid: %v", err)
+	}
+	kek.Kid = testKid("kek-rsa2048")
+	if err := NewBlob(kek, ct, "g").Validate(); err != nil {
+		t.Errorf("valid blob: %v", err)
+	}
+	if err := NewBlob(kek, ct[:100], "g").Validate(); err == nil {
+		t.Error("short ciphertext validated")
+	}
+	if err := NewBlob(kek, ct, "bad\x01gen").Validate(); err == nil {
+		t.Error("control character in generator validated")
+	}
+}

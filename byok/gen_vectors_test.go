@@ -82,10 +82,13 @@ func TestGenerateVectors(t *testing.T) {
 			write(name+".pkcs1.pem", pemOf("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&priv.PublicKey)))
 			write(name+".der", spki)
 		}
+		// As `az keyvault key show` prints it: every JWK member, null
+		// when absent.
 		jwkObj := map[string]any{
 			"kid": testKid(name), "kty": "RSA-HSM", "key_ops": []string{"import"},
-			"n": base64.RawURLEncoding.EncodeToString(priv.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(bigEndian(priv.E)),
+			"n":   base64.RawURLEncoding.EncodeToString(priv.N.Bytes()),
+			"e":   base64.RawURLEncoding.EncodeToString(bigEndian(priv.E)),
+			"crv": nil, "d": nil, "dp": nil, "dq": nil, "k": nil, "p": nil, "q": nil, "qi": nil, "t": nil, "x": nil, "y": nil,
 		}
 		show := map[string]any{
 			"attributes": map[string]any{"created": "2026-11-01T10:00:00+00:00", "enabled": true, "exportable": false,
@@ -95,7 +98,13 @@ func TestGenerateVectors(t *testing.T) {
 		b, _ := json.MarshalIndent(show, "", "  ")
 		write(name+".json", append(b, '\n'))
 		if bits == 2048 {
-			b, _ = json.MarshalIndent(jwkObj, "", "  ")
+			bare := map[string]any{}
+			for k, v := range jwkObj {
+				if v != nil {
+					bare[k] = v
+				}
+			}
+			b, _ = json.MarshalIndent(bare, "", "  ")
 			write(name+".jwk.json", append(b, '\n'))
 			jwkObj["key_ops"] = []string{"import", "wrapKey"}
 			b, _ = json.MarshalIndent(show, "", "  ")

@@ -57,7 +57,8 @@ const maxKEKFile = 64 << 10
 //   - the same key in DER;
 //   - the JSON that `az keyvault key show` prints, either the whole object
 //     (the JWK under "key") or the bare JWK. kty must be "RSA" or "RSA-HSM",
-//     key_ops exactly ["import"], and kid a valid key identifier. No JSON
+//     key_ops exactly ["import"], and kid a valid key identifier. Private
+//     members (d, p, q, dp, dq, qi, k) must be absent or null. No JSON
 //     member may appear twice.
 //
 // The key must be RSA with a modulus of exactly 2048, 3072 or 4096 bits and
@@ -203,7 +204,28 @@ type jwk struct {
 	KeyOps *[]string `json:"key_ops"`
 	N      *string   `json:"n"`
 	E      *string   `json:"e"`
-	D      *string   `json:"d"`
+	// Private members: a KEK file must carry none (null is what
+	// `az keyvault key show` prints for them).
+	D  *string `json:"d"`
+	P  *string `json:"p"`
+	Q  *string `json:"q"`
+	DP *string `json:"dp"`
+	DQ *string `json:"dq"`
+	QI *string `json:"qi"`
+	K  *string `json:"k"`
+}
+
+// private returns the name of a private member that is present, or "".
+func (j *jwk) private() string {
+	for _, m := range []struct {
+		name string
+		v    *string
+	}{{"d", j.D}, {"p", j.P}, {"q", j.Q}, {"dp", j.DP}, {"dq", j.DQ}, {"qi", j.QI}, {"k", j.K}} {
+		if m.v != nil {
+			return m.name
+		}
+	}
+	return ""
 }
 
 func parseKEKJSON(data []byte, kid string) (*KEK, error) {
@@ -226,8 +248,8 @@ func parseKEKJSON(data []byte, kid string) (*KEK, error) {
 		return nil, fmt.Errorf("%w: the JWK has a member of the wrong type: %v", ErrKEK, jsonErr(err))
 	}
 	switch {
-	case j.D != nil:
-		return nil, fmt.Errorf("%w: %sd is present: the file holds a private key; the KEK file must hold only the vault's public key", ErrKEK, where)
+	case j.private() != "":
+		return nil, fmt.Errorf("%w: %s%s is present: the file holds private key material; the KEK file must hold only the vault's public key", ErrKEK, where, j.private())
 	case j.Kty == nil:
 		return nil, fmt.Errorf("%w: %skty is missing; expected \"RSA-HSM\"", ErrKEK, where)
 	case *j.Kty != "RSA" && *j.Kty != "RSA-HSM":

@@ -202,12 +202,19 @@ func ParseTargetFile(data []byte) (*Target, error) {
 func parseTargetPEM(data []byte) (*Target, error) {
 	var key *pem.Block
 	var others []string
+	var blocks []*pem.Block
+	defer func() {
+		for _, b := range blocks {
+			secret.Wipe(b.Bytes)
+		}
+	}()
 	rest := data
 	for {
 		b, r := pem.Decode(rest)
 		if b == nil {
 			break
 		}
+		blocks = append(blocks, b)
 		rest = r
 		switch {
 		case b.Type == "EC PARAMETERS":
@@ -218,11 +225,6 @@ func parseTargetPEM(data []byte) (*Target, error) {
 			others = append(others, b.Type)
 		}
 	}
-	defer func() {
-		if key != nil {
-			secret.Wipe(key.Bytes)
-		}
-	}()
 	if key == nil && len(others) == 0 {
 		return nil, fmt.Errorf("%w: PEM block is malformed or truncated (no matching END line, or bad base64)", ErrTarget)
 	}
