@@ -219,7 +219,7 @@ func Restore(sd *SecurityDomain, exchange *x509.Certificate, custodians []Custod
 		return nil, err
 	}
 	if len(sd.Shares) < sd.Required {
-		return nil, fmt.Errorf("%w: the security domain holds %d shares, fewer than the %d required", ErrInsufficientShares, len(sd.Shares), sd.Required)
+		return nil, fmt.Errorf("%w: the security domain holds %s, fewer than the %d required", ErrInsufficientShares, plural(len(sd.Shares), "share"), sd.Required)
 	}
 	opened, err := sd.OpenShares(custodians, false)
 	if err != nil {
@@ -249,4 +249,11 @@ func Restore(sd *SecurityDomain, exchange *x509.Certificate, custodians []Custod
 		res.Payloads = append(res.Payloads, PayloadInfo{Tag: p.Tag, Size: len(p.Data)})
 	}
 	return res, nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -147,7 +147,7 @@ func runSDRestore(e *env, args []string) error {
 	}
 	res, err := securitydomain.Restore(sd, exCert, custodians, rand.Reader)
 	if err != nil {
-		return restoreError(err)
+		return restoreError(err, *sdPath)
 	}
 	blob := res.Blob.Marshal()
 	if err := fsx.WriteNew(*out, blob, 0o644); err != nil {
@@ -203,7 +203,7 @@ func runSDRestore(e *env, args []string) error {
 }
 
 // restoreError adds the hint for a failed restore.
-func restoreError(err error) error {
+func restoreError(err error, sdPath string) error {
 	msg := sdMsg(err)
 	var hint string
 	switch {
@@ -219,6 +219,7 @@ func restoreError(err error) error {
 		}
 		hint = "this key does not open its share: the key is not the one the certificate names, or the security domain was altered; leave it out and bring another custodian's key"
 	case errors.Is(err, securitydomain.ErrAuthentication), errors.Is(err, securitydomain.ErrShare):
+		msg = "security domain " + sdPath + ": " + msg
 		hint = "the security domain is damaged or was altered: use the file downloaded at activation, or a verified copy"
 	case len(cli.Hints(err)) > 0:
 		return sdErrorf(err, "%s", msg)
@@ -313,7 +314,7 @@ func runSDVerify(e *env, args []string) error {
 	}
 	r, err := securitydomain.Verify(sd, custodians)
 	if err != nil {
-		return restoreError(err)
+		return restoreError(err, *sdPath)
 	}
 	// A key that could not even be used (PIN, password) is an error of its
 	// own, with its hint, rather than a drill result.
