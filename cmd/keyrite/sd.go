@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/keyrite/keyrite/internal/cli"
@@ -202,6 +203,9 @@ func runSDRestore(e *env, args []string) error {
 	return nil
 }
 
+// openingShare is the prefix Restore puts before a key's own error.
+var openingShare = regexp.MustCompile(`^wrapping key .*?: opening its share SharedKeys\.enc_shares\[\d+\]: `)
+
 // restoreError adds the hint for a failed restore.
 func restoreError(err error, sdPath string) error {
 	msg := sdMsg(err)
@@ -215,7 +219,9 @@ func restoreError(err error, sdPath string) error {
 		hint = "bring keys of other custodians named in the security domain; 'keyrite sd verify' shows which keys open a share"
 	case strings.HasPrefix(msg, "wrapping key ") && strings.Contains(msg, "opening its share"):
 		if len(cli.Hints(err)) > 0 {
-			return sdErrorf(err, "%s", msg)
+			// The key itself could not be used (password, PIN, token):
+			// that error says it all, with its own hint.
+			return sdErrorf(err, "%s", openingShare.ReplaceAllString(msg, ""))
 		}
 		hint = "this key does not open its share: the key is not the one the certificate names, or the security domain was altered; leave it out and bring another custodian's key"
 	case errors.Is(err, securitydomain.ErrAuthentication), errors.Is(err, securitydomain.ErrShare):
