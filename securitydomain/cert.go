@@ -54,6 +54,9 @@ func ParseCertificate(data []byte) (*x509.Certificate, error) {
 
 // rsaPublic returns cert's RSA public key if it is RSA of at least MinRSABits.
 func rsaPublic(cert *x509.Certificate) (*rsa.PublicKey, error) {
+	if cert == nil {
+		return nil, errors.New("securitydomain: no certificate")
+	}
 	pub, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("securitydomain: certificate key is %T, want RSA", cert.PublicKey)

@@ -123,6 +123,9 @@ func jsonString(raw json.RawMessage, where string) (string, error) {
 // jsonInt decodes a JSON integer value.
 func jsonInt(raw json.RawMessage, where string) (int, error) {
 	var n json.Number
+	if t := bytes.TrimSpace(raw); len(t) == 0 || (t[0] != '-' && (t[0] < '0' || t[0] > '9')) {
+		return 0, fmt.Errorf("%s: want an integer, found %s", where, quoteShort(raw))
+	}
 	if err := json.Unmarshal(raw, &n); err != nil {
 		return 0, fmt.Errorf("%s: want an integer, found %s", where, quoteShort(raw))
 	}

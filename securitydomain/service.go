@@ -117,6 +117,9 @@ func OpenRestoreBlob(blob []byte, exchangeKey *rsa.PrivateKey, exchangeCert *x50
 	if err != nil {
 		return nil, err
 	}
+	if exchangeKey == nil || exchangeCert == nil {
+		return nil, errors.New("securitydomain: no exchange key or certificate")
+	}
 	if !SameRSAKey(exchangeCert.PublicKey, &exchangeKey.PublicKey) {
 		return nil, errors.New("securitydomain: the exchange private key does not match the exchange certificate")
 	}
