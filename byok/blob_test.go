@@ -116,6 +116,7 @@ func TestParseBlobDeviations(t *testing.T) {
 		"newline in base64":  {withCT(ctB64[:10] + `\n` + ctB64[10:]), "invalid base64url character '\\n'"},
 		"bad base64 length":  {withCT(ctB64[:len(ctB64)-1]), "bad base64url length"},
 		"bad padding":        {withCT(ctB64 + "==="), "bad base64url padding"},
+		"inner padding":      {withCT(ctB64[:8] + "=" + ctB64[8:]), "'=' at offset 8 inside the data"},
 		"ciphertext short":   {withCT(ctB64[:200]), "ciphertext is 150 bytes"},
 		"ciphertext odd":     {withCT(base64.RawURLEncoding.EncodeToString(b.Ciphertext[:401])), "ciphertext is 401 bytes"},
 		"ciphertext no KWP":  {withCT(base64.RawURLEncoding.EncodeToString(b.Ciphertext[:256])), "ciphertext is 256 bytes"},

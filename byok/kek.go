@@ -316,6 +316,9 @@ func decodeB64URL(s string) ([]byte, error) {
 			return nil, fmt.Errorf("invalid base64url character %q at offset %d", c, i)
 		}
 	}
+	if i := strings.IndexByte(s, '='); i >= 0 && strings.TrimRight(s[i:], "=") != "" {
+		return nil, fmt.Errorf("'=' at offset %d inside the data; padding may only end it", i)
+	}
 	if strings.HasSuffix(s, "=") {
 		b, err := base64.URLEncoding.Strict().DecodeString(s)
 		if err != nil {
