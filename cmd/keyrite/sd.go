@@ -206,6 +206,9 @@ func runSDRestore(e *env, args []string) error {
 // openingShare is the prefix Restore puts before a key's own error.
 var openingShare = regexp.MustCompile(`^wrapping key .*?: opening its share SharedKeys\.enc_shares\[\d+\]: `)
 
+// statusPrefix is the prefix a drill puts before a key's own error.
+var statusPrefix = regexp.MustCompile(`^SharedKeys\.enc_shares\[\d+\]: `)
+
 // restoreError adds the hint for a failed restore.
 func restoreError(err error, sdPath string) error {
 	msg := sdMsg(err)
@@ -326,7 +329,7 @@ func runSDVerify(e *env, args []string) error {
 	// own, with its hint, rather than a drill result.
 	for _, k := range r.Keys {
 		if k.Err != nil && len(cli.Hints(k.Err)) > 0 {
-			return sdErrorf(k.Err, "%s", sdMsg(k.Err))
+			return sdErrorf(k.Err, "%s", statusPrefix.ReplaceAllString(sdMsg(k.Err), ""))
 		}
 	}
 	if *asJSON {

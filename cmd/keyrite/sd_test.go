@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -147,5 +148,66 @@ func TestSDCeremonyOnTokens(t *testing.T) {
 		if bytes.Contains(tr, []byte("PRIVATE KEY")) || bytes.Contains(tr, []byte(softhsmtest.PIN+`"`)) {
 			t.Error("transcript holds secret material")
 		}
+	}
+}
+
+// TestSDTokenErrors pins what a custodian sees when the token side fails:
+// no PIN source, a wrong PIN, no certificate on the token.
+func TestSDTokenErrors(t *testing.T) {
+	tok := softhsmtest.New(t, "erin")
+	work := t.TempDir()
+	outDir := filepath.Join(work, "act")
+	// A rehearsal set of software keys; erin's key also goes on her token
+	// (loaded with pkcs11-tool, without its certificate at first).
+	if code, _, stderr := runKeyrite(t, "sd", "keygen", "--custodians", "3", "--quorum", "2", "--out-dir", outDir); code != 0 {
+		t.Fatal(stderr)
+	}
+	keyPEM, _ := os.ReadFile(filepath.Join(outDir, "wrap_0.pem"))
+	key, err := securitydomain.ParsePrivateKeyPEM(keyPEM, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.WritePrivateKey(t, key, softhsmtest.Options{Label: "wrap", ID: "0a", Sensitive: true})
+	var certs []*x509.Certificate
+	for i := range 3 {
+		b, _ := os.ReadFile(filepath.Join(outDir, "wrap_"+string(rune('0'+i))+".cer"))
+		c, err := securitydomain.ParseCertificate(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs = append(certs, c)
+	}
+	sdJSON, _ := securitydomain.NewSecurityDomain(certs, 2, sdPayloads(), rand.Reader)
+	sdPath := filepath.Join(work, "sd.json")
+	os.WriteFile(sdPath, sdJSON, 0o644)
+	uri := tok.URI("wrap")
+	other := filepath.Join(outDir, "wrap_1.pem")
+
+	code, _, stderr := runKeyrite(t, "sd", "verify", "--sd", sdPath, "--wrapping-key", uri, "--wrapping-key", other)
+	if code != 1 || !strings.Contains(stderr, `keyrite: error: hsm: object not found: no certificate for object "wrap" on token "erin"`) && !strings.Contains(stderr, `no certificate for object "wrap" on token "erin"`) {
+		t.Fatalf("no certificate on the token: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "keyrite: hint: store the custodian's certificate on the token with the key's CKA_ID") {
+		t.Errorf("hint missing:\n%s", stderr)
+	}
+	tok.WriteCertificate(t, certs[0].Raw, softhsmtest.Options{Label: "wrap", ID: "0a"})
+
+	// No terminal, no --pin-env: the PIN cannot be asked.
+	code, _, stderr = runKeyrite(t, "sd", "verify", "--sd", sdPath, "--wrapping-key", uri, "--wrapping-key", other)
+	if code != 1 || !strings.Contains(stderr, `keyrite: error: token "erin": no terminal to ask for the secret on`) ||
+		!strings.Contains(stderr, "keyrite: hint: give the PIN with --pin-env NAME or --pin-file PATH") {
+		t.Fatalf("no PIN source: exit %d\n%s", code, stderr)
+	}
+	// A wrong PIN.
+	t.Setenv("SD_PIN", "999999")
+	code, _, stderr = runKeyrite(t, "sd", "verify", "--sd", sdPath, "--wrapping-key", uri, "--wrapping-key", other, "--pin-env", "SD_PIN")
+	if code != 1 || !strings.Contains(stderr, "CKR_PIN_INCORRECT") || strings.Contains(stderr, "999999") {
+		t.Fatalf("wrong PIN: exit %d\n%s", code, stderr)
+	}
+	// The right PIN: the drill passes with one token key and one file key.
+	t.Setenv("SD_PIN", softhsmtest.PIN)
+	code, stdout, stderr := runKeyrite(t, "sd", "verify", "--sd", sdPath, "--wrapping-key", uri, "--wrapping-key", other, "--pin-env", "SD_PIN", "--json")
+	if code != 0 || !strings.Contains(stdout, securitydomain.MechRawOAEP) || strings.Contains(stdout, softhsmtest.PIN+`"`) {
+		t.Fatalf("drill: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
