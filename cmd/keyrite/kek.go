@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/internal/cli"
+	"github.com/keyrite/keyrite/internal/secret"
 )
 
 // Hints shared by the KEK and BYOK commands.
@@ -33,17 +34,41 @@ func readLimited(path, what string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s: %w", what, path, unwrapPathErr(err))
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("%s %s: is a directory; expected a file", what, path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", what, path, unwrapPathErr(err))
 	}
-	if int64(len(data)) > limit {
+	if st.IsDir() {
+		return nil, fmt.Errorf("%s %s: is a directory; expected a file", what, path)
+	}
+	if !st.Mode().IsRegular() { // a pipe or device: no size to go by
+		data, err := io.ReadAll(io.LimitReader(f, limit+1))
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", what, path, unwrapPathErr(err))
+		}
+		if int64(len(data)) > limit {
+			secret.Wipe(data)
+			return nil, fmt.Errorf("%s %s: larger than %d KiB; expected a small key file", what, path, limit>>10)
+		}
+		return data, nil
+	}
+	if st.Size() > limit {
 		return nil, fmt.Errorf("%s %s: larger than %d KiB; expected a small key file", what, path, limit>>10)
 	}
-	return data, nil
+	// Size the buffer from the file so that reading a secret (a soft-form
+	// target key) leaves no abandoned partial copies behind as it grows;
+	// the extra byte detects a file that grew since Stat.
+	buf := make([]byte, st.Size()+1)
+	n, err := io.ReadFull(io.LimitReader(f, limit+1), buf)
+	switch {
+	case err == nil:
+		secret.Wipe(buf)
+		return nil, fmt.Errorf("%s %s: changed while being read", what, path)
+	case err != io.ErrUnexpectedEOF && err != io.EOF:
+		secret.Wipe(buf)
+		return nil, fmt.Errorf("%s %s: %w", what, path, unwrapPathErr(err))
+	}
+	return buf[:n], nil
 }
 
 func unwrapPathErr(err error) error {
