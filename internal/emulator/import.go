@@ -259,6 +259,14 @@ func checkPlaintext(kty, crv string, pt []byte) (*keyRecord, *badParam) {
 	}
 	key, err := x509.ParsePKCS8PrivateKey(pt)
 	if err != nil {
+		if k, err1 := x509.ParsePKCS1PrivateKey(pt); err1 == nil {
+			wipeKey(k)
+			return nil, importErr("the wrapped key is a PKCS#1 RSAPrivateKey; the service expects it inside a PKCS#8 PrivateKeyInfo")
+		}
+		if k, err1 := x509.ParseECPrivateKey(pt); err1 == nil {
+			wipeKey(k)
+			return nil, importErr("the wrapped key is a bare SEC1 ECPrivateKey; the service expects it inside a PKCS#8 PrivateKeyInfo")
+		}
 		return nil, importErr("the wrapped key is not a valid PKCS#8 private key: %s", strings.TrimPrefix(err.Error(), "x509: "))
 	}
 	defer wipeKey(key)

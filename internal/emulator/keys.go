@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -362,6 +363,19 @@ type b64url []byte
 
 func (b b64url) MarshalJSON() ([]byte, error) {
 	return json.Marshal(b64u(b))
+}
+
+func (b *b64url) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	v, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
 }
 
 func writeBad(w http.ResponseWriter, e *badParam) {

@@ -177,6 +177,11 @@ func decodeDownload(body []byte) (*downloadRequest, *badParam) {
 			return nil, badf("%s is the same certificate as certificates[%d]; each custodian needs its own", where, k)
 		}
 		seen[s256] = i
+		for k, prev := range out.Certs {
+			if pub.Equal(prev.PublicKey) {
+				return nil, badf("%s holds the same RSA key as certificates[%d]; each custodian needs their own key", where, k)
+			}
+		}
 		out.Certs = append(out.Certs, cert)
 	}
 	return out, nil
