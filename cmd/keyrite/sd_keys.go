@@ -102,6 +102,9 @@ func sdErrorf(err error, format string, args ...any) error {
 type keyLoader struct {
 	password *secret.Source
 	pin      *secret.Source
+	// pinFunc, when set, asks for a token's PIN instead of pin (the guided
+	// ceremony's UI sets it).
+	pinFunc func(prompt string) ([]byte, error)
 	mu       sync.Mutex
 	tokens   map[string]*tokenConn
 	order    []*tokenConn
@@ -277,7 +280,11 @@ func (l *keyLoader) login(t *tokenConn) error {
 		src = &secret.Source{Kind: "PIN", File: t.pinFile}
 	}
 	label := t.sess.Token().Label
-	pin, err := src.Read(fmt.Sprintf("PIN for token %q: ", label))
+	read := src.Read
+	if l.pinFunc != nil && t.pinFile == "" {
+		read = l.pinFunc
+	}
+	pin, err := read(fmt.Sprintf("PIN for token %q: ", label))
 	if err != nil {
 		return cli.WithHint(sdErrorf(err, "token %q: %v", label, err), hintPINSrc)
 	}
@@ -316,12 +323,44 @@ func (l *keyLoader) loadToken(src string) (securitydomain.Custodian, error) {
 		}
 	}
 	cert, certObj, err := t.sess.FindCertificate("certificate for "+u.ObjectDescription(), tmpl)
+	if errors.Is(err, hsm.ErrObjectNotFound) && len(u.ID) == 0 {
+		// No certificate under the key's label: find the key (this needs
+		// the PIN) and take the certificate with the key's CKA_ID.
+		cert, certObj, err = l.certByKeyID(t, u)
+	}
 	if err != nil {
+		var h interface{ Hints() []string }
+		if errors.As(err, &h) {
+			return securitydomain.Custodian{}, err
+		}
 		return securitydomain.Custodian{}, cli.WithHint(sdErrorf(err, "%s", sdMsg(err)), hintTokenCert)
 	}
 	name := u.Redacted()
 	k := &tokenKey{loader: l, conn: t, uri: u, certObj: certObj, cert: cert, name: name}
 	return securitydomain.Custodian{Name: name, Cert: cert, Key: k}, nil
+}
+
+// certByKeyID logs in, finds the private key u names and reads the
+// certificate that has the key's CKA_ID.
+func (l *keyLoader) certByKeyID(t *tokenConn, u *hsm.URI) (*x509.Certificate, *hsm.Object, error) {
+	if err := l.login(t); err != nil {
+		return nil, nil, err
+	}
+	tmpl := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY)}
+	for _, a := range u.ObjectTemplate() {
+		if a.Type != pkcs11.CKA_CLASS {
+			tmpl = append(tmpl, a)
+		}
+	}
+	key, err := t.sess.FindOne("private key "+u.ObjectDescription(), tmpl)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(key.ID) == 0 {
+		return nil, nil, fmt.Errorf("%w: no certificate labelled %q on token %q, and the key has no CKA_ID to find one by", hsm.ErrObjectNotFound, u.Object, t.sess.Token().Label)
+	}
+	return t.sess.FindCertificate(fmt.Sprintf("certificate with the key's id %s", hex.EncodeToString(key.ID)),
+		[]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, bytes.Clone(key.ID))})
 }
 
 // tokenKey is a custodian key on a token, logged in on first use.

@@ -183,14 +183,17 @@ func TestSDTokenErrors(t *testing.T) {
 	uri := tok.URI("wrap")
 	other := filepath.Join(outDir, "wrap_1.pem")
 
-	code, _, stderr := runKeyrite(t, "sd", "verify", "--sd", sdPath, "--wrapping-key", uri, "--wrapping-key", other)
-	if code != 1 || !strings.Contains(stderr, `keyrite: error: hsm: object not found: no certificate for object "wrap" on token "erin"`) && !strings.Contains(stderr, `no certificate for object "wrap" on token "erin"`) {
+	// No certificate on the token, under the key's label or its CKA_ID.
+	t.Setenv("SD_PIN", softhsmtest.PIN)
+	code, _, stderr := runKeyrite(t, "sd", "verify", "--sd", sdPath, "--wrapping-key", uri, "--wrapping-key", other, "--pin-env", "SD_PIN")
+	if code != 1 || !strings.Contains(stderr, `keyrite: error: object not found: no certificate with the key's id 0a on token "erin"`) ||
+		!strings.Contains(stderr, "keyrite: hint: store the custodian's certificate on the token with the key's CKA_ID") {
 		t.Fatalf("no certificate on the token: exit %d\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "keyrite: hint: store the custodian's certificate on the token with the key's CKA_ID") {
-		t.Errorf("hint missing:\n%s", stderr)
-	}
-	tok.WriteCertificate(t, certs[0].Raw, softhsmtest.Options{Label: "wrap", ID: "0a"})
+	// The certificate under another label, with the key's CKA_ID, is found.
+	tok.WriteCertificate(t, certs[0].Raw, softhsmtest.Options{Label: "erin-cert", ID: "0a"})
+	t.Setenv("SD_PIN", "")
+	os.Unsetenv("SD_PIN")
 
 	// No terminal, no --pin-env: the PIN cannot be asked.
 	code, _, stderr = runKeyrite(t, "sd", "verify", "--sd", sdPath, "--wrapping-key", uri, "--wrapping-key", other)
