@@ -105,9 +105,9 @@ type keyLoader struct {
 	// pinFunc, when set, asks for a token's PIN instead of pin (the guided
 	// ceremony's UI sets it).
 	pinFunc func(prompt string) ([]byte, error)
-	mu       sync.Mutex
-	tokens   map[string]*tokenConn
-	order    []*tokenConn
+	mu      sync.Mutex
+	tokens  map[string]*tokenConn
+	order   []*tokenConn
 }
 
 type tokenConn struct {
