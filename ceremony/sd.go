@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/keyrite/keyrite/internal/fsx"
 	"github.com/keyrite/keyrite/internal/secret"
@@ -35,8 +37,7 @@ func (e *Engine) SDRestore() error {
 	e.UI.Show(Message{Kind: Heading, Title: "Exchange key",
 		Text: "The exchange key certificate is what `az keyvault security-domain init-recovery` wrote on the online side."})
 	var exch *x509.Certificate
-	var exchData []byte
-	exchPath, err := e.askValid("Exchange key file (PEM certificate or transfer-key JSON)", false, func(p string) error {
+	_, err = e.askValid("Exchange key file (PEM certificate or transfer-key JSON)", false, func(p string) error {
 		b, err := readInput(p, "exchange key file", 1<<20)
 		if err != nil {
 			return err
@@ -45,7 +46,7 @@ func (e *Engine) SDRestore() error {
 		if err != nil {
 			return fmt.Errorf("%s: %s", p, strings.TrimPrefix(err.Error(), "securitydomain: "))
 		}
-		exch, exchData = c, b
+		exch = c
 		return nil
 	})
 	if err != nil {
@@ -96,28 +97,34 @@ func (e *Engine) SDRestore() error {
 		return fmt.Errorf("ceremony: %s read back: %w", out, err)
 	}
 	bfp := words.Sum(blob)
-	var params []transcripts.Param
-	var used []string
-	for _, s := range res.Shares {
-		if s.Opened {
-			used = append(used, fmt.Sprintf("%s (x=%d, %s)", s.Custodian, s.X, s.Mechanism))
+	// The same event as `keyrite sd restore --ceremony` records, so that
+	// `keyrite-uploader sd upload --ceremony` finds the blob either way.
+	ev := transcripts.Event{
+		Step:   "sd.restore",
+		Action: fmt.Sprintf("built a restore blob from security domain %s with %d custodian keys (guided)", sdPath, sd.Required),
+		Inputs: []transcripts.Artifact{
+			transcripts.NewArtifact("security_domain.json", transcripts.KindSecurityDomain, sdData),
+			transcripts.NewArtifact("exchange_cert.pem", transcripts.KindExchangeKey, securitydomain.ExchangeCertPEM(exch)),
+		},
+		Outputs: []transcripts.Artifact{transcripts.NewArtifact("restore_blob.json", transcripts.KindRestoreBlob, blob)},
+		Params:  []transcripts.Param{{Name: "exchange_key_x5t_256", Value: securitydomain.X5T256(exch)}},
+		Result:  "ok",
+	}
+	var mechs []string
+	for i, s := range res.Shares {
+		if !s.Opened {
+			continue
+		}
+		ev.Inputs = append(ev.Inputs, transcripts.NewArtifact(fmt.Sprintf("custodian_%d.cer", i), transcripts.KindCertificate, securitydomain.ExchangeCertPEM(opened[i].c.Cert)))
+		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("share_x%d", s.X), Value: fmt.Sprintf("%s x5t#S256 %s via %s", s.Custodian, s.X5T256, s.Mechanism)})
+		if !slices.Contains(mechs, s.Mechanism) {
+			mechs = append(mechs, s.Mechanism)
 		}
 	}
-	params = append(params, transcripts.Param{Name: "quorum", Value: fmt.Sprintf("%d of %d", sd.Required, len(sd.Shares))},
-		transcripts.Param{Name: "custodians", Value: strings.Join(used, "; ")})
-	err = e.record(transcripts.Event{
-		Step:   "sd.restore",
-		Action: fmt.Sprintf("built a restore blob from a quorum of %d custodians", sd.Required),
-		Inputs: []transcripts.Artifact{
-			transcripts.NewArtifact(filepath.Base(sdPath), transcripts.KindSecurityDomain, sdData),
-			transcripts.NewArtifact(filepath.Base(exchPath), transcripts.KindExchangeKey, exchData),
-		},
-		Outputs:   []transcripts.Artifact{transcripts.NewArtifact(filepath.Base(out), transcripts.KindRestoreBlob, blob)},
-		Params:    params,
-		Mechanism: "RSA-OAEP-256 + A256CBC-HS512, GF(257) Shamir",
-		Result:    "ok",
-	})
-	if err != nil {
+	// "M of N", as transcript replay checks it against the recorded SD.
+	ev.Params = append(ev.Params, transcripts.Param{Name: "quorum", Value: fmt.Sprintf("%d of %d", sd.Required, len(sd.Shares))})
+	ev.Mechanism = strings.Join(mechs, "; ")
+	if err := e.record(ev); err != nil {
 		return err
 	}
 	fields := []Field{{"file", out}, {"SHA-256", bfp.Hex()}, {"words", WordLines(bfp.Words(), 8)}}
@@ -179,7 +186,7 @@ func (e *Engine) Drill() error {
 		Step:    "sd.verify",
 		Action:  fmt.Sprintf("quorum drill: %d of %d shares opened, %d required", rep.Opened, rep.Shares, rep.Required),
 		Inputs:  []transcripts.Artifact{transcripts.NewArtifact(filepath.Base(sdPath), transcripts.KindSecurityDomain, sdData)},
-		Outputs: []transcripts.Artifact{transcripts.NewArtifact("drill-report.json", transcripts.KindReport, rb)},
+		Outputs: []transcripts.Artifact{transcripts.NewArtifact("drill_report_"+time.Now().UTC().Format("20060102T150405.000Z")+".json", transcripts.KindReport, rb)},
 		Result:  result,
 	}); err != nil {
 		return err
