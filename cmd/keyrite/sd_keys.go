@@ -12,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"sync"
 
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/cli"
@@ -105,7 +104,6 @@ type keyLoader struct {
 	// pinFunc, when set, asks for a token's PIN instead of pin (the guided
 	// ceremony's UI sets it).
 	pinFunc func(prompt string) ([]byte, error)
-	mu      sync.Mutex
 	tokens  map[string]*tokenConn
 	order   []*tokenConn
 }
