@@ -116,6 +116,9 @@ func parseKEKPEM(data []byte) (*KEK, error) {
 		}
 		return nil, fmt.Errorf("%w: data after the PEM block; expected the public key alone", ErrKEK)
 	}
+	if bytes.Count(data, []byte("-----BEGIN")) != 1 {
+		return nil, fmt.Errorf("%w: file holds a malformed or truncated PEM block besides the %q block; expected the public key alone", ErrKEK, block.Type)
+	}
 	if len(block.Headers) != 0 {
 		return nil, fmt.Errorf("%w: PEM block has headers; expected none", ErrKEK)
 	}

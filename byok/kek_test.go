@@ -93,6 +93,7 @@ func TestParseKEKInvalid(t *testing.T) {
 		"two blocks":       {append(bytes.Clone(pemSPKI), pemSPKI...), "", "more than one PEM block", ErrKEK},
 		"text after":       {append(bytes.Clone(pemSPKI), "junk"...), "", "data after the PEM block", ErrKEK},
 		"text before":      {append([]byte("junk\n"), pemSPKI...), "", "text before the PEM block", ErrKEK},
+		"broken before":    {append([]byte("-----BEGIN X-----\nAAAA\n"), pemSPKI...), "", `malformed or truncated PEM block besides the "PUBLIC KEY" block`, ErrKEK},
 		"wrong type":       {bytes.Replace(pemSPKI, []byte("PUBLIC KEY"), []byte("FOO KEY"), 2), "", `PEM block type is "FOO KEY"`, ErrKEK},
 		"bad SPKI":         {pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{0x30, 0x03, 1, 2, 3}}), "", "malformed or truncated", ErrKEK},
 		"bad PKCS1":        {pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: []byte{0x30, 0}}), "", "PKCS#1 RSA public key is malformed", ErrKEK},

@@ -228,6 +228,9 @@ func parseTargetPEM(data []byte) (*Target, error) {
 	if key == nil && len(others) == 0 {
 		return nil, fmt.Errorf("%w: PEM block is malformed or truncated (no matching END line, or bad base64)", ErrTarget)
 	}
+	if bytes.Count(data, []byte("-----BEGIN")) != len(blocks) {
+		return nil, fmt.Errorf("%w: a PEM block is malformed or truncated", ErrTarget)
+	}
 	if len(bytes.TrimSpace(rest)) != 0 {
 		if bytes.Contains(rest, []byte("-----BEGIN")) {
 			return nil, fmt.Errorf("%w: a PEM block after the first is malformed or truncated", ErrTarget)

@@ -34,6 +34,7 @@ func TestParseTargetFileRefusals(t *testing.T) {
 		"key and cert":    {append(bytes.Clone(ecPEM), "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"...), `and also "CERTIFICATE"`, false},
 		"truncated":       {ecPEM[:len(ecPEM)-30], "malformed or truncated", false},
 		"junk after":      {append(bytes.Clone(ecPEM), "junk"...), "data after the last PEM block", false},
+		"broken before":   {append([]byte("-----BEGIN X-----\nAAAA\n"), ecPEM...), "a PEM block is malformed or truncated", false},
 		"bad DER":         {pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: block.Bytes[:50]}), "PKCS#8 private key is malformed or truncated", false},
 		"bad PKCS1":       {pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte{0x30, 0}}), "PKCS#1 RSA private key is malformed", false},
 		"bad SEC1":        {pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{0x30, 0}}), "SEC1 EC private key is malformed", false},
