@@ -23,7 +23,7 @@ import (
 const (
 	MinThreshold  = 2        // M ≥ 2: a 1-of-N split is N copies of the secret
 	MaxShares     = 255      // GF(2^8) has 255 non-zero x coordinates
-	MaxSecretSize = 64 << 10 // 64 KiB: PINs, passphrases, PEM keys
+	MaxSecretSize = 16 << 10 // 16 KiB: PINs, passphrases, PEM keys (an RSA-4096 PEM is 3.3 KB); Shamir cost grows with size × N × M
 	// PayloadBlock is the padding granularity of the shared payload.
 	PayloadBlock = 64
 
