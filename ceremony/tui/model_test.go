@@ -278,3 +278,12 @@ func TestGoldenViews(t *testing.T) {
 		})
 	}
 }
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
