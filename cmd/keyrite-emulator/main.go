@@ -1,7 +1,7 @@
 // Command keyrite-emulator is a local stand-in for the Azure Key Vault and
 // Managed HSM data planes, for tests and rehearsals only (never production):
 //
-//	keyrite-emulator --listen 127.0.0.1:0 --state DIR [--transfer-key-object] [--log]
+//	keyrite-emulator --listen 127.0.0.1:0 --state DIR [--transfer-key-object] [--sd-base64] [--throttle] [--log]
 //
 // It serves HTTPS with a CA it creates in DIR (its certificate is DIR/ca.pem;
 // give it to keyrite-uploader with --ca) and prints
@@ -41,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) (code in
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on (host:port)")
 	state := fs.String("state", "", "state directory (created if missing): CA, keys, security domains")
 	object := fs.Bool("transfer-key-object", false, "serve transfer_key as a JSON object instead of a JSON string")
+	sdBase64 := fs.Bool("sd-base64", false, "return the downloaded security domain as base64 of its JSON (the REST example's form)")
+	throttle := fs.Bool("throttle", false, "enforce the service's key-creation limits with 429 and Retry-After")
 	logReq := fs.Bool("log", false, "log one line per request to stderr")
 	pos, err := cli.Parse(fs, args)
 	if err == nil && len(pos) > 0 {
@@ -57,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) (code in
 	if err != nil {
 		return cli.Report(stderr, prog, err)
 	}
-	cfg := emulator.Config{StateDir: *state, TransferKeyAsObject: *object}
+	cfg := emulator.Config{StateDir: *state, TransferKeyAsObject: *object, SDValueBase64: *sdBase64, Throttle: *throttle}
 	if *logReq {
 		cfg.Log = stderr
 	}

@@ -59,7 +59,8 @@
 //
 // Differences from the service worth knowing: a Managed HSM answers key
 // operations before its security domain has been downloaded (the service
-// refuses until activation); throttling (429) is not emulated.
+// refuses until activation); throttling (429 with Retry-After) is emulated
+// only for key creation and only with Config.Throttle.
 package emulator
 
 import (
@@ -88,6 +89,14 @@ type Config struct {
 	// transfer_key as a JSON object (as the REST spec types it) instead of
 	// a JSON string holding the JWK (what the service really sends).
 	TransferKeyAsObject bool
+	// SDValueBase64 makes the download answer's "value" the standard
+	// base64 of the SD JSON, as the REST spec's example shows, instead of
+	// the JSON text itself (what the service really returns).
+	SDValueBase64 bool
+	// Throttle enforces the service's key-creation limits (Key Vault: 10
+	// HSM key creates per 10 s per vault; Managed HSM: 1 per second),
+	// answering 429 with Retry-After as the service does.
+	Throttle bool
 	// Log, if set, receives one line per request (method, path, status).
 	Log io.Writer
 }
@@ -114,6 +123,7 @@ type Emulator struct {
 	mu       sync.Mutex // serialises every state-changing operation
 	reqMu    sync.Mutex
 	requests []Request
+	creates  map[string][]time.Time // recent key creates per service, for Throttle
 
 	srv *http.Server
 	ln  net.Listener

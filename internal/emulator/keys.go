@@ -14,7 +14,10 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -226,6 +229,12 @@ func (e *Emulator) createKey(w http.ResponseWriter, r *http.Request, svc service
 		writeBad(w, perr)
 		return
 	}
+	if wait := e.throttle(svc); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		writeError(w, http.StatusTooManyRequests, "Throttled",
+			fmt.Sprintf("Request was not processed because too many requests were received. Reason: key creation is limited to %s. Retry after %d seconds.", createLimitText(svc), wait), "")
+		return
+	}
 	rec := &keyRecord{Name: name, Kty: *req.Kty, KeyOps: req.KeyOps, Enabled: true, Tags: req.Tags}
 	if req.Attributes != nil && req.Attributes.Enabled != nil {
 		rec.Enabled = *req.Attributes.Enabled
@@ -273,6 +282,12 @@ func (e *Emulator) storeVersion(svc service, rec *keyRecord) *badParam {
 	}
 	if len(vs) >= maxVersions {
 		return badf("Key %s already has %d versions, the service's limit", rec.Name, maxVersions)
+	}
+	if len(vs) == 0 && svc.kind == kindHSM {
+		ents, err := os.ReadDir(filepath.Join(e.state.serviceDir(svc), "keys"))
+		if err == nil && len(ents) >= maxKeysPerHSM {
+			return badf("This Managed HSM already holds %d keys, the service's limit", maxKeysPerHSM)
+		}
 	}
 	for _, v := range vs {
 		if v.Seq > rec.Seq {
@@ -415,4 +430,49 @@ func padTo(b []byte, n int) []byte {
 		return b
 	}
 	return append(bytes.Repeat([]byte{0}, n-len(b)), b...)
+}
+
+// Key-creation limits of the service (azure-endpoints.md).
+const (
+	maxKeysPerHSM = 5000
+)
+
+func createLimit(svc service) (int, time.Duration) {
+	if svc.kind == kindHSM {
+		return 1, time.Second
+	}
+	return 10, 10 * time.Second
+}
+
+func createLimitText(svc service) string {
+	n, d := createLimit(svc)
+	return fmt.Sprintf("%d per %s for a %s", n, d, kindLabel(svc.kind))
+}
+
+// throttle records a key creation for svc and returns 0, or, if the
+// service's limit is reached (with Config.Throttle), the seconds to wait.
+func (e *Emulator) throttle(svc service) int {
+	if !e.cfg.Throttle {
+		return 0
+	}
+	n, window := createLimit(svc)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.creates == nil {
+		e.creates = map[string][]time.Time{}
+	}
+	now := time.Now()
+	recent := e.creates[svc.id()][:0]
+	for _, t := range e.creates[svc.id()] {
+		if now.Sub(t) < window {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= n {
+		e.creates[svc.id()] = recent
+		wait := int((window - now.Sub(recent[0]) + time.Second - 1) / time.Second)
+		return max(wait, 1)
+	}
+	e.creates[svc.id()] = append(recent, now)
+	return 0
 }

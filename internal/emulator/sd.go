@@ -221,7 +221,11 @@ func (e *Emulator) sdDownload(w http.ResponseWriter, r *http.Request, svc servic
 	}
 	w.Header().Set("Azure-AsyncOperation", svc.base+"/securitydomain/download/pending")
 	w.Header().Set("Retry-After", "0")
-	writeJSON(w, http.StatusAccepted, map[string]string{"value": string(sdText)})
+	value := string(sdText)
+	if e.cfg.SDValueBase64 {
+		value = base64.StdEncoding.EncodeToString(sdText)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"value": value})
 }
 
 func (e *Emulator) sdPending(w http.ResponseWriter, svc service, op string) {

@@ -366,3 +366,35 @@ func TestParseChallenge(t *testing.T) {
 		t.Error("Basic accepted")
 	}
 }
+
+func TestThrottledCreateIsRetried(t *testing.T) {
+	env := newEnv(t, emulator.Config{Throttle: true})
+	hsm := env.url + "/mhsm/hsm1"
+	for _, name := range []string{"kek1", "kek2"} {
+		if _, err := env.client.CreateKEK(ctx(t), hsm, name, 2048); err != nil {
+			t.Fatal(err)
+		}
+	}
+	throttled := false
+	for _, r := range env.emu.Requests() {
+		throttled = throttled || r.Status == 429
+	}
+	if !throttled {
+		t.Error("the second create within a second was not throttled")
+	}
+}
+
+func TestDownloadBase64Value(t *testing.T) {
+	env := newEnv(t, emulator.Config{SDValueBase64: true})
+	certs := []*x509.Certificate{readCert(t, "wrap_0.cer"), readCert(t, "wrap_1.cer"), readCert(t, "wrap_2.cer")}
+	d, err := env.client.DownloadSecurityDomain(ctx(t), env.url+"/mhsm/hsm1", certs, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(string(d.SD), "{") {
+		t.Fatal("expected the base64 form")
+	}
+	if sd, err := securitydomain.ParseSD(d.SD); err != nil || sd.Required != 3 {
+		t.Fatalf("base64 SD: %v", err)
+	}
+}
