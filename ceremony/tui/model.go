@@ -142,6 +142,18 @@ func (m *Model) answer(rep reply) {
 	m.req, m.text, m.problem = nil, nil, ""
 }
 
+// appendSecret adds typed characters to the secret, clearing the old buffer
+// when it has to grow, so that no partial copy is left behind (best effort).
+func (m *Model) appendSecret(s string) {
+	if len(m.secret)+len(s) > cap(m.secret) {
+		grown := make([]byte, len(m.secret), max(64, 2*(len(m.secret)+len(s))))
+		copy(grown, m.secret)
+		clear(m.secret)
+		m.secret = grown
+	}
+	m.secret = append(m.secret, s...)
+}
+
 func (m *Model) wipeSecret() {
 	clear(m.secret)
 	m.secret = nil
@@ -222,7 +234,7 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 	case askSecret:
 		switch k.Type {
 		case tea.KeyRunes, tea.KeySpace:
-			m.secret = append(m.secret, string(k.Runes)...)
+			m.appendSecret(string(k.Runes))
 		case tea.KeyBackspace:
 			if len(m.secret) > 0 {
 				m.secret[len(m.secret)-1] = 0
