@@ -189,6 +189,8 @@ func serviceErr(err error) error {
 		return cli.WithHint(err, "check that your identity has the Key Vault / Managed HSM role for this operation")
 	case errors.As(err, &se) && se.Status == 400:
 		return cli.WithHint(err, "the service refused the request; its message above says why")
+	case errors.Is(err, uploader.ErrPublicKeyMismatch):
+		return cli.WithHint(err, "do not use that key: the vault holds a key other than the one the ceremony exported; compare the transcript's public key with `az keyvault key show`")
 	case errors.Is(err, uploader.ErrCeremony):
 		return cli.WithHint(err, "check the ceremony with `keyrite transcript verify DIR`; it must verify and be signed")
 	}

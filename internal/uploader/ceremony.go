@@ -331,10 +331,16 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 			continue
 		}
 		res, ierr := c.ImportBYOK(ctx, vault, p.Spec)
+		if ierr == nil && res.Mismatch {
+			ierr = fmt.Errorf("%w: %s was imported as %s", ErrPublicKeyMismatch, p.Spec.Name, res.Kid)
+		}
 		ev := transcripts.Event{
 			Step:    StepImport,
 			Actor:   transcripts.Actor{Role: roleUploader},
 			ActedOn: &v.Checkpoint,
+			// The .byok file sent, as recorded by the export (same name and
+			// bytes: the transcript binds it once).
+			Inputs: []transcripts.Artifact{transcripts.NewArtifact(p.File, transcripts.KindBYOK, p.Spec.BYOK)},
 			Params: []transcripts.Param{
 				{Name: "export_seq", Value: strconv.FormatInt(p.Seq, 10)},
 				{Name: "byok_file", Value: p.File},
@@ -357,7 +363,13 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 				ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(fmt.Sprintf("getkey-%d-%s.json", p.Seq, p.Spec.Name), transcripts.KindServiceResponse, res.Fetched))
 			}
 		}
+		if res != nil && res.Kid != "" {
+			ev.Params = append(ev.Params, transcripts.Param{Name: "kid", Value: res.Kid})
+		}
 		if ierr != nil {
+			if res != nil && res.MatchReason != "" {
+				ev.Params = append(ev.Params, transcripts.Param{Name: "public_key_match", Value: "false"}, transcripts.Param{Name: "match_reason", Value: res.MatchReason})
+			}
 			ev.Action = fmt.Sprintf("import of %s (byok.export event %d) into %s failed", p.Spec.Name, p.Seq, vault)
 			ev.Result = failure(ierr)
 			if rerr := cer.Record(ev); rerr != nil {
@@ -367,7 +379,6 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 		}
 		ev.Action = fmt.Sprintf("imported %s (byok.export event %d) into %s as %s", p.Spec.Name, p.Seq, vault, res.Kid)
 		ev.Params = append(ev.Params,
-			transcripts.Param{Name: "kid", Value: res.Kid},
 			transcripts.Param{Name: "public_key_match", Value: strconv.FormatBool(res.PublicKeyMatch)},
 			transcripts.Param{Name: "match_reason", Value: res.MatchReason})
 		ev.Result = "ok"

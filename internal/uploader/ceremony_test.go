@@ -202,3 +202,43 @@ func TestImportCeremonyFailureRecorded(t *testing.T) {
 		t.Errorf("last event %+v", last)
 	}
 }
+
+func TestImportCeremonyPublicKeyMismatch(t *testing.T) {
+	env := newEnv(t, emulator.Config{})
+	vault := env.url + "/kv/demo"
+	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ceremony")
+	// The export records another key's public key than the one wrapped.
+	rsaKey := readKey(t, "target_rsa2048.pem").(*rsa.PrivateKey)
+	other := readKey(t, "wrap_0.pem").(*rsa.PrivateKey)
+	der, _ := x509.MarshalPKIXPublicKey(&other.PublicKey)
+	pt, _ := x509.MarshalPKCS8PrivateKey(rsaKey)
+	ev := transcripts.Event{
+		Step: "byok.export", Action: "exported app",
+		Outputs: []transcripts.Artifact{
+			transcripts.NewArtifact("app.byok", transcripts.KindBYOK, makeBYOK(t, kek, pt)),
+			transcripts.NewArtifact("app.pub.der", transcripts.KindPublicKey, der),
+		},
+		Params: []transcripts.Param{{Name: "name", Value: "app"}, {Name: "target", Value: "RSA-2048"}},
+		Result: "ok",
+	}
+	if err := transcripts.RecordStep(dir, ev); err != nil {
+		t.Fatal(err)
+	}
+	trust := sign(t, dir)
+	_, err = env.client.ImportCeremony(ctx(t), dir, vault, trust)
+	if !errors.Is(err, ErrPublicKeyMismatch) {
+		t.Fatalf("err = %v", err)
+	}
+	rep, err := transcripts.Verify(dir, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := rep.Events[len(rep.Events)-1]
+	if m, _ := param(&last, "public_key_match"); m != "false" || !strings.HasPrefix(last.Result, "failed: ") {
+		t.Errorf("last event %+v", last)
+	}
+}

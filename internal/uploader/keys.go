@@ -175,7 +175,14 @@ type ImportResult struct {
 	Imported, Fetched []byte
 	// ServicePublic is the public key the service holds (nil for AES).
 	ServicePublic crypto.PublicKey
+	// Mismatch is set when a public key was recorded offline and the
+	// service's differs: the vault holds a key other than the one exported.
+	Mismatch bool
 }
+
+// ErrPublicKeyMismatch is returned (wrapped) by ImportCeremony when the key
+// the service holds is not the one recorded offline.
+var ErrPublicKeyMismatch = errors.New("uploader: the service's public key differs from the one recorded offline")
 
 // ImportBYOK imports spec.BYOK into the vault as an HSM-protected key, then
 // reads the key back and compares its public key with spec.Expected.
@@ -240,6 +247,7 @@ func (c *Client) ImportBYOK(ctx context.Context, vaultURL string, spec ImportSpe
 			res.PublicKeyMatch = true
 			res.MatchReason = "the service's public key equals the one recorded offline"
 		} else {
+			res.Mismatch = true
 			res.MatchReason = "the service's public key differs from the one recorded offline"
 		}
 	}
