@@ -1,0 +1,98 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestEndToEnd runs the offline binary (built from ../keyrite) and this
+// uploader against the emulator: KEK create, byok export into a ceremony,
+// transcript sign, import from the ceremony, transcript verify; then
+// security-domain download, offline restore, upload.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the offline binary")
+	}
+	dir := t.TempDir()
+	keyrite := filepath.Join(dir, "keyrite")
+	if out, err := exec.Command("go", "build", "-o", keyrite, "../keyrite").CombinedOutput(); err != nil {
+		t.Fatalf("building keyrite: %v\n%s", err, out)
+	}
+	offline := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(keyrite, args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("keyrite %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	url, ca := startEmulator(t)
+	t.Setenv("KR_TOKEN", "test-token")
+	common := []string{"--ca", ca, "--token-env", "KR_TOKEN"}
+	in := func(name string) string { return filepath.Join(dir, name) }
+
+	// BYOK.
+	vault := url + "/kv/demo"
+	r := runCLI(t, append([]string{"kek", "create", "--vault", vault, "--name", "kek", "--out", in("kek.pem"), "--json"}, common...)...)
+	r.want(t, 0)
+	var kek struct{ Kid string }
+	json.Unmarshal([]byte(r.stdout), &kek)
+	copyFile(t, filepath.Join(testdata, "target_rsa2048.pem"), in("app.pem"))
+	offline("byok", "export", "--key", in("app.pem"), "--kek", in("kek.pem"), "--kid", kek.Kid, "--out", in("app.byok"), "--name", "app-key", "--ceremony", in("cer"))
+	_, signer, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(signer)
+	os.WriteFile(in("signer.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	offline("transcript", "sign", in("cer"), "--key", in("signer.pem"))
+
+	r = runCLI(t, append([]string{"import", "--ceremony", in("cer"), "--vault", vault, "--json"}, common...)...)
+	r.want(t, 0)
+	var imp struct {
+		Kid            string
+		PublicKeyMatch *bool `json:"public_key_match"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &imp); err != nil || !strings.HasPrefix(imp.Kid, "https://demo.vault.azure.net/keys/app-key/") || imp.PublicKeyMatch == nil {
+		t.Fatalf("import --json %q: %v", r.stdout, err)
+	}
+	t.Logf("public_key_match=%v", *imp.PublicKeyMatch)
+	offline("transcript", "verify", in("cer"))
+
+	// Security domain.
+	hsm := url + "/mhsm/hsm1"
+	var certs []string
+	for i := range 3 {
+		n := "wrap_" + string(rune('0'+i))
+		copyFile(t, filepath.Join(testdata, n+".pem"), in(n+".pem"))
+		copyFile(t, filepath.Join(testdata, n+".cer"), in(n+".cer"))
+		certs = append(certs, "--cert", in(n+".cer"))
+	}
+	runCLI(t, append(append([]string{"sd", "download", "--hsm", hsm, "--quorum", "2", "--out", in("sd.json")}, certs...), common...)...).want(t, 0)
+	runCLI(t, append([]string{"sd", "exchange-key", "--hsm", hsm, "--out", in("exchange.pem")}, common...)...).want(t, 0)
+	offline("sd", "restore", "--sd", in("sd.json"), "--exchange-key", in("exchange.pem"),
+		"--wrapping-key", in("wrap_2.pem"), "--wrapping-key", in("wrap_0.pem"), "--out", in("blob.json"))
+	r = runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--blob", in("blob.json")}, common...)...)
+	r.want(t, 0)
+	if !strings.Contains(r.stdout, "Success") {
+		t.Errorf("upload: %q", r.stdout)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
