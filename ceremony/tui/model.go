@@ -13,6 +13,7 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -381,7 +382,8 @@ func (m *Model) footer(w int) []string {
 	return out
 }
 
-// wrap breaks s into lines of at most w cells, at spaces where possible;
+// wrap breaks s into lines of at most w cells, at spaces where possible,
+// keeping the spacing within a line (aligned field values stay aligned);
 // continuation lines are indented. A word too long for any line (a URL) is
 // cut where the line ends.
 func wrap(s string, w int) []string {
@@ -392,14 +394,15 @@ func wrap(s string, w int) []string {
 	cont := strings.Repeat(" ", min(indent+2, w/2))
 	var lines []string
 	cur := ""
-	for _, word := range strings.Fields(s) {
+	for _, tok := range wordRE.FindAllStringSubmatch(s, -1) {
+		space, word := tok[1], tok[2]
 		switch {
-		case cur == "":
-			cur = strings.Repeat(" ", indent) + word
-		case lipgloss.Width(cur)+1+lipgloss.Width(word) <= w:
-			cur += " " + word
+		case strings.TrimSpace(cur) == "":
+			cur += space + word
+		case lipgloss.Width(cur)+len(space)+lipgloss.Width(word) <= w:
+			cur += space + word
 		case lipgloss.Width(word) > w-len(cont):
-			cur += " " + word // cut below
+			cur += space + word // cut below
 		default:
 			lines = append(lines, cur)
 			cur = cont + word
@@ -415,6 +418,8 @@ func wrap(s string, w int) []string {
 	}
 	return lines
 }
+
+var wordRE = regexp.MustCompile(`(\s*)(\S+)`)
 
 func clip(s string, w int) string {
 	r := []rune(s)
