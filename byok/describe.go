@@ -39,13 +39,17 @@ type Layout struct {
 }
 
 // plaintextRanges are the plaintext lengths of the supported targets. AES
-// and EC lengths are exact (canonical PKCS#8 of EC has a fixed size); RSA
-// PKCS#8 length varies by a few bytes with the sizes of the CRT integers,
-// so a generous range is used. The KEK sizes differ by 128-byte steps, and
-// so can two readings of one length: EC P-256 wraps to 128 bytes more than
-// AES-128, so 408 bytes is EC P-256 under RSA-2048 or AES-128 under
-// RSA-3072, and 536 bytes EC P-256 under RSA-3072 or AES-128 under
-// RSA-4096. No other length among the supported types is ambiguous.
+// lengths are exact. An EC key's PKCS#8 ranges from the smallest valid
+// encoding (RFC 5915 ECPrivateKey without the optional parameters and public
+// key, as SoftHSM and many HSMs emit it: 67, 80 and 98 bytes) to the full one
+// (with both, as crypto/x509 emits it: 138, 185 and 241 bytes). RSA PKCS#8
+// length varies by a few bytes with the sizes of the CRT integers, so a
+// generous range is used.
+//
+// The EC ranges overlap one another, and the KEK sizes differ by 128-byte
+// steps, so a length alone can have several readings (e.g. 408 bytes is an EC
+// key under RSA-2048 or AES-128 under RSA-3072). Layouts lists them all; with
+// the KEK the size is fixed, and only the EC curves can remain ambiguous.
 var plaintextRanges = []struct {
 	name   string
 	lo, hi int
@@ -53,9 +57,9 @@ var plaintextRanges = []struct {
 	{"AES-128", 16, 16},
 	{"AES-192", 24, 24},
 	{"AES-256", 32, 32},
-	{"EC P-256", 138, 138},
-	{"EC P-384", 185, 185},
-	{"EC P-521", 241, 241},
+	{"EC P-256", 67, 138},
+	{"EC P-384", 80, 185},
+	{"EC P-521", 98, 241},
 	{"RSA-2048", 1180, 1230},
 	{"RSA-3072", 1750, 1805},
 	{"RSA-4096", 2330, 2385},

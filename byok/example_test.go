@@ -37,7 +37,7 @@ func Example() {
 	// Output:
 	// kid: https://keyrite-test.vault.azure.net/keys/kek-rsa2048/07a6ce20546664152745a2aeb55dc57a
 	// target: EC P-256 as EC-HSM
-	// layout: 2048 [EC P-256] problems: 0
+	// layout: 2048 [EC P-256 EC P-384 EC P-521] problems: 0
 }
 
 // Reading a .byok file from another tool and telling what it holds.
@@ -56,6 +56,7 @@ func ExampleParseBlob() {
 	// Output:
 	// another BYOK tool 1.0; HSM vendor model firmware
 	// RSA-2048 KEK, [EC P-521]
+	// RSA-3072 KEK, [EC P-256 EC P-384 EC P-521]
 	// 4f6a82c8c7fc9fb955da8bf66fcc7346ca7926f80f0c3d021cc03b7896808b53
 }
 
