@@ -78,11 +78,16 @@ func TestEndToEnd(t *testing.T) {
 	runCLI(t, append(append([]string{"sd", "download", "--hsm", hsm, "--quorum", "2", "--out", in("sd.json")}, certs...), common...)...).want(t, 0)
 	runCLI(t, append([]string{"sd", "exchange-key", "--hsm", hsm, "--out", in("exchange.pem")}, common...)...).want(t, 0)
 	offline("sd", "restore", "--sd", in("sd.json"), "--exchange-key", in("exchange.pem"),
-		"--wrapping-key", in("wrap_2.pem"), "--wrapping-key", in("wrap_0.pem"), "--out", in("blob.json"))
-	r = runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--blob", in("blob.json")}, common...)...)
+		"--wrapping-key", in("wrap_2.pem"), "--wrapping-key", in("wrap_0.pem"), "--out", in("blob.json"), "--ceremony", in("sdcer"))
+	offline("transcript", "sign", in("sdcer"), "--key", in("signer.pem"))
+	r = runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--ceremony", in("sdcer")}, common...)...)
 	r.want(t, 0)
 	if !strings.Contains(r.stdout, "Success") {
 		t.Errorf("upload: %q", r.stdout)
+	}
+	out := offline("transcript", "verify", in("sdcer"), "--json")
+	if !strings.Contains(out, "uploader.sd.upload") {
+		t.Errorf("the upload is not in the transcript: %s", out)
 	}
 }
 
