@@ -169,8 +169,8 @@ func checkOut(path string) error {
 	return nil
 }
 
-func writeOut(path string, data []byte) error {
-	if err := fsx.WriteNew(path, data, 0o644); err != nil {
+func writeOut(path string, data []byte, perm os.FileMode) error {
+	if err := fsx.WriteNew(path, data, perm); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return cli.WithHint(fmt.Errorf("--out %s already exists", path), "outputs are never overwritten; choose a new file name")
 		}
@@ -235,7 +235,7 @@ func runKEKCreate(e *env, args []string) error {
 	if err != nil {
 		return serviceErr(err)
 	}
-	if err := writeOut(*out, kek.PEM); err != nil {
+	if err := writeOut(*out, kek.PEM, 0o644); err != nil {
 		return cli.WithHint(fmt.Errorf("the KEK was created as %s but %w", kek.Kid, err),
 			"download its public key with `az keyvault key download --id "+kek.Kid+" --file KEK.pem`")
 	}
@@ -364,7 +364,9 @@ func runSDDownload(e *env, args []string) error {
 	}
 	wrote := false
 	d, err := cl.DownloadSecurityDomain(e.ctx, *hsm, certs, *quorum, func(sd []byte) error {
-		if err := writeOut(*out, sd); err != nil {
+		// The SD is encrypted to the custodians, but it is the HSM's only
+		// backup of its keys: keep it to the owner.
+		if err := writeOut(*out, sd, 0o600); err != nil {
 			return err
 		}
 		wrote = true
@@ -411,7 +413,7 @@ func runSDExchangeKey(e *env, args []string) error {
 	if err != nil {
 		return serviceErr(err)
 	}
-	if err := writeOut(*out, pemData); err != nil {
+	if err := writeOut(*out, pemData, 0o644); err != nil {
 		return err
 	}
 	x := securitydomain.X5T256(cert)
