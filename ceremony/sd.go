@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -99,31 +98,12 @@ func (e *Engine) SDRestore() error {
 	bfp := words.Sum(blob)
 	// The same event as `keyrite sd restore --ceremony` records, so that
 	// `keyrite-uploader sd upload --ceremony` finds the blob either way.
-	ev := transcripts.Event{
-		Step:   "sd.restore",
-		Action: fmt.Sprintf("built a restore blob from security domain %s with %d custodian keys (guided)", sdPath, sd.Required),
-		Inputs: []transcripts.Artifact{
-			transcripts.NewArtifact("security_domain.json", transcripts.KindSecurityDomain, sdData),
-			transcripts.NewArtifact("exchange_cert.pem", transcripts.KindExchangeKey, securitydomain.ExchangeCertPEM(exch)),
-		},
-		Outputs: []transcripts.Artifact{transcripts.NewArtifact("restore_blob.json", transcripts.KindRestoreBlob, blob)},
-		Params:  []transcripts.Param{{Name: "exchange_key_x5t_256", Value: securitydomain.X5T256(exch)}},
-		Result:  "ok",
+	certs := make([]*x509.Certificate, len(opened))
+	for i := range opened {
+		certs[i] = opened[i].c.Cert
 	}
-	var mechs []string
-	for i, s := range res.Shares {
-		if !s.Opened {
-			continue
-		}
-		ev.Inputs = append(ev.Inputs, transcripts.NewArtifact(fmt.Sprintf("custodian_%d.cer", i), transcripts.KindCertificate, securitydomain.ExchangeCertPEM(opened[i].c.Cert)))
-		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("share_x%d", s.X), Value: fmt.Sprintf("%s x5t#S256 %s via %s", s.Custodian, s.X5T256, s.Mechanism)})
-		if !slices.Contains(mechs, s.Mechanism) {
-			mechs = append(mechs, s.Mechanism)
-		}
-	}
-	// "M of N", as transcript replay checks it against the recorded SD.
-	ev.Params = append(ev.Params, transcripts.Param{Name: "quorum", Value: fmt.Sprintf("%d of %d", sd.Required, len(sd.Shares))})
-	ev.Mechanism = strings.Join(mechs, "; ")
+	ev := RestoreEvent(sdPath, sdData, sd, exch, certs, res, blob)
+	ev.Action += " (guided)"
 	if err := e.record(ev); err != nil {
 		return err
 	}

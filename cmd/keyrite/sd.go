@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/internal/cli"
 	"github.com/keyrite/keyrite/internal/fsx"
 	"github.com/keyrite/keyrite/internal/secret"
@@ -160,7 +161,7 @@ func runSDRestore(e *env, args []string) error {
 	fp := words.Sum(blob)
 
 	if *ceremony != "" {
-		if err := recordRestore(*ceremony, *sdPath, sdData, exCert, custodians, res, blob, loader); err != nil {
+		if err := recordRestore(*ceremony, *sdPath, sdData, sd, exCert, custodians, res, blob, loader); err != nil {
 			os.Remove(*out) // no output without its transcript record
 			return cli.WithHint(fmt.Errorf("recording the step in ceremony %s: %v (the restore blob was not kept)", *ceremony, err), "fix the ceremony directory and run the restore again")
 		}
@@ -240,58 +241,18 @@ func restoreError(err error, sdPath string) error {
 
 func sdCertArtifactName(i int) string { return fmt.Sprintf("custodian_%d.cer", i) }
 
-func recordRestore(dir, sdPath string, sdData []byte, exCert *x509.Certificate, cs []securitydomain.Custodian, res *securitydomain.RestoreResult, blob []byte, l *keyLoader) error {
-	ev := transcripts.Event{
-		Step:   "sd.restore",
-		Action: fmt.Sprintf("built a restore blob from security domain %s with %d custodian keys", sdPath, sdCountOpened(res.Shares)),
-		Inputs: []transcripts.Artifact{
-			transcripts.NewArtifact("security_domain.json", transcripts.KindSecurityDomain, sdData),
-			transcripts.NewArtifact("exchange_cert.pem", transcripts.KindExchangeKey, securitydomain.ExchangeCertPEM(exCert)),
-		},
-		Outputs: []transcripts.Artifact{transcripts.NewArtifact("restore_blob.json", transcripts.KindRestoreBlob, blob)},
-		Params: []transcripts.Param{
-			{Name: "exchange_key_x5t_256", Value: securitydomain.X5T256(exCert)},
-		},
-		Result: "ok",
+func recordRestore(dir, sdPath string, sdData []byte, sd *securitydomain.SecurityDomain, exCert *x509.Certificate, cs []securitydomain.Custodian, res *securitydomain.RestoreResult, blob []byte, l *keyLoader) error {
+	certs := make([]*x509.Certificate, len(cs))
+	for i := range cs {
+		certs[i] = cs[i].Cert
 	}
-	var mechs []string
-	for i, s := range res.Shares {
-		if !s.Opened {
-			continue
-		}
-		ev.Inputs = append(ev.Inputs, transcripts.NewArtifact(sdCertArtifactName(i), transcripts.KindCertificate, securitydomain.ExchangeCertPEM(cs[i].Cert)))
-		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("share_x%d", s.X), Value: fmt.Sprintf("%s x5t#S256 %s via %s", s.Custodian, s.X5T256, s.Mechanism)})
-		if !sdContains(mechs, s.Mechanism) {
-			mechs = append(mechs, s.Mechanism)
-		}
-	}
-	ev.Params = append(ev.Params, transcripts.Param{Name: "quorum", Value: fmt.Sprint(len(res.Shares))})
-	ev.Mechanism = strings.Join(mechs, "; ")
+	ev := ceremony.RestoreEvent(sdPath, sdData, sd, exCert, certs, res, blob)
 	info, all := l.hsmInfo()
 	ev.HSM = info
 	for i, t := range all {
 		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("token_%d", i), Value: t})
 	}
 	return transcripts.RecordStep(dir, ev)
-}
-
-func sdCountOpened(ss []securitydomain.ShareStatus) int {
-	n := 0
-	for _, s := range ss {
-		if s.Opened {
-			n++
-		}
-	}
-	return n
-}
-
-func sdContains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func runSDVerify(e *env, args []string) error {
