@@ -15,6 +15,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,6 +46,10 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) (code in
 	throttle := fs.Bool("throttle", false, "enforce the service's key-creation limits with 429 and Retry-After")
 	logReq := fs.Bool("log", false, "log one line per request to stderr")
 	pos, err := cli.Parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, "usage: keyrite-emulator --listen 127.0.0.1:0 --state DIR [--transfer-key-object] [--sd-base64] [--throttle] [--log]")
+		return cli.ExitOK
+	}
 	if err == nil && len(pos) > 0 {
 		err = cli.Usagef("unexpected argument %q", pos[0])
 	}
@@ -73,6 +78,9 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) (code in
 	}
 	fmt.Fprintf(stdout, "listening on %s\n", url)
 	fmt.Fprintf(stderr, "%s: CA certificate: %s (tests and rehearsals only)\n", prog, emu.CAFile())
+	if host, _, _ := net.SplitHostPort(*listen); !isLoopback(host) {
+		fmt.Fprintf(stderr, "%s: warning: listening on %s, not loopback: anyone who can reach it can use this test service\n", prog, *listen)
+	}
 	if stop == nil {
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -84,4 +92,12 @@ func run(args []string, stdout, stderr io.Writer, stop <-chan struct{}) (code in
 		return cli.Report(stderr, prog, err)
 	}
 	return cli.ExitOK
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -91,7 +91,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	for _, c := range commands {
 		words := strings.Fields(c.name)
 		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
-			return cli.Report(stderr, prog, c.run(e, args[len(words):]))
+			err := c.run(e, args[len(words):])
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintln(stdout, usage)
+			}
+			return cli.Report(stderr, prog, err)
 		}
 	}
 	return cli.Report(stderr, prog, cli.WithHint(cli.Usagef("unknown command %q", strings.Join(args[:min(len(args), 2)], " ")),
