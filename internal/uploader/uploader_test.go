@@ -27,7 +27,7 @@ type testEnv struct {
 	client *Client
 }
 
-func newEnv(t *testing.T, cfg emulator.Config) *testEnv {
+func newEnv(t testing.TB, cfg emulator.Config) *testEnv {
 	t.Helper()
 	cfg.StateDir = t.TempDir()
 	emu, err := emulator.New(cfg)
@@ -46,13 +46,13 @@ func newEnv(t *testing.T, cfg emulator.Config) *testEnv {
 	return &testEnv{emu: emu, url: url, client: c}
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return c
 }
 
-func readKey(t *testing.T, name string) any {
+func readKey(t testing.TB, name string) any {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -69,7 +69,7 @@ func readKey(t *testing.T, name string) any {
 	return k
 }
 
-func readCert(t *testing.T, name string) *x509.Certificate {
+func readCert(t testing.TB, name string) *x509.Certificate {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -84,7 +84,7 @@ func readCert(t *testing.T, name string) *x509.Certificate {
 
 // makeBYOK wraps plaintext under the KEK the service returned, in software,
 // as the offline side does.
-func makeBYOK(t *testing.T, k *KEK, plaintext []byte) []byte {
+func makeBYOK(t testing.TB, k *KEK, plaintext []byte) []byte {
 	t.Helper()
 	kek, err := byok.ParseKEK(k.PEM, k.Kid)
 	if err != nil {
