@@ -47,6 +47,40 @@
 // bearer token is then accepted: the emulator checks the protocol, not
 // identities.
 //
+// # Keys
+//
+// POST /keys/{name}/create makes RSA (2048, 3072, 4096), EC (P-256, P-384,
+// P-521) and, on a Managed HSM, oct-HSM keys. key_ops "import" marks a key
+// exchange key: it must be RSA-HSM and the only operation. PUT /keys/{name}
+// imports a BYOK blob (key.key_hsm, the base64url of the .byok file) and
+// checks, in order: the request (kty RSA-HSM, EC-HSM with crv, or oct-HSM on
+// a Managed HSM only; key_ops valid for the type; Hsm not false; no plain
+// JWK members), the .byok file (byok.ParseBlob), that header.kid names a
+// key exchange key of this vault (RSA-HSM, key_ops exactly ["import"],
+// enabled), that the ciphertext unwraps under it (byok.Unwrap), and that the
+// plaintext is exactly a key of the declared type: the DER of a PKCS#8
+// PrivateKeyInfo with nothing after it (zero padding left by a source HSM's
+// key wrap is refused and named as such), RSA 2048/3072/4096 or EC on the
+// declared curve, or 16/24/32 raw bytes for oct-HSM. Refusals are 400
+// {"error":{"code":"BadParameter","message":"...","innererror":{"code":"..."}}}
+// with a message that says what was expected and what was found.
+//
+// # Security domain (Managed HSM only)
+//
+// POST /securitydomain/download checks the request (3 to 10 distinct RSA
+// certificates of at least 2048 bits whose n, e, x5t and x5t#S256 agree with
+// x5c[0]; required 2 to 10 and at most the number of certificates), produces
+// a real SD over the HSM's backup payloads (securitydomain.NewSecurityDomain)
+// and answers 202 with {"value": SD} and Azure-AsyncOperation; the HSM is
+// then activated and a second download is refused (409). GET
+// /securitydomain/upload returns the HSM's exchange key (RSA-2048 with a
+// self-signed certificate, made on first use), with transfer_key as a JSON
+// string unless Config.TransferKeyAsObject. POST /securitydomain/upload opens
+// the restore blob with the exchange key (securitydomain.OpenRestoreBlob): an
+// activated HSM accepts only its own payloads, a never-activated one takes
+// on the uploaded domain (a restore into a new HSM). The */pending endpoints
+// report the last operation's status.
+//
 // # State
 //
 // Everything persists in the state directory as JSON: keys under
