@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"regexp"
+	"runtime"
+	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -44,7 +46,7 @@ var fieldInErr = regexp.MustCompile(`field ([a-z_]+(\[\d+\])?(\.[a-z0-9_]+)?)`)
 // parseChain parses and links every line. On error it returns the chain
 // verified so far (entries before the bad line) with a *LineError.
 func parseChain(data []byte) (*chain, error) {
-	ch := &chain{}
+	ch := &chain{lines: make([][]byte, 0, bytes.Count(data, []byte{'\n'})+1)}
 	rest := data
 	for len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')
@@ -66,6 +68,8 @@ func parseChain(data []byte) (*chain, error) {
 	if len(ch.lines) == 0 {
 		return ch, &LineError{Line: 1, Err: fmt.Errorf("%w: the transcript is empty", ErrFormat)}
 	}
+	parsed := parseAll(ch.lines[:complete])
+	ch.entries = make([]*Entry, 0, len(parsed))
 	var pending []TornLine // unparsable lines waiting for an aborted record
 	var pendingErr *LineError
 	var seq int64
@@ -74,7 +78,7 @@ func parseChain(data []byte) (*chain, error) {
 		var e *Entry
 		var err error
 		if i < complete {
-			e, err = ParseEntry(line)
+			e, err = parsed[i].e, parsed[i].err
 		} else {
 			err = fmt.Errorf("%w: incomplete last line (no newline)", ErrFormat)
 		}
@@ -122,6 +126,41 @@ func parseChain(data []byte) (*chain, error) {
 	}
 	ch.torn = pending
 	return ch, nil
+}
+
+type parseResult struct {
+	e   *Entry
+	err error
+}
+
+// parseAll parses lines on every CPU: parsing is independent per line and
+// dominates verification time; linking stays sequential.
+func parseAll(lines [][]byte) []parseResult {
+	out := make([]parseResult, len(lines))
+	workers := runtime.GOMAXPROCS(0)
+	if len(lines) < 256 || workers < 2 {
+		for i, l := range lines {
+			out[i].e, out[i].err = ParseEntry(l)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	chunk := (len(lines) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(lines))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				out[i].e, out[i].err = ParseEntry(lines[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 func lineErr(n, seq int64, err error) *LineError {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyrite/keyrite/internal/words"
@@ -104,7 +105,6 @@ var (
 	stepRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$`)
 	roleRE   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 	hexRE    = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	timeRE   = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`)
 	zeroHash = strings.Repeat("0", 64)
 )
 
@@ -126,6 +126,14 @@ func encodeEntry(e *Entry) ([]byte, error) {
 func ParseEntry(line []byte) (*Entry, error) {
 	if len(line) > MaxLineSize {
 		return nil, fmt.Errorf("%w: %d bytes, more than the %d allowed", ErrFormat, len(line), MaxLineSize)
+	}
+	if fe, ok := fastDecode(line); ok {
+		if re, err := json.Marshal(fe); err == nil && bytes.Equal(re, line) {
+			if err := checkEntry(fe); err != nil {
+				return nil, err
+			}
+			return fe, nil
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
@@ -157,10 +165,10 @@ func checkEntry(e *Entry) error {
 	if e.Seq < 1 {
 		return bad("seq", "%d, want 1 or more", e.Seq)
 	}
-	if !hexRE.MatchString(e.Prev) {
+	if !isHex64(e.Prev) {
 		return bad("prev", "want 64 lowercase hex digits")
 	}
-	if !timeRE.MatchString(e.OperatorTime) {
+	if !isTimeShape(e.OperatorTime) {
 		return bad("operator_time", "%q, want UTC like 2026-01-02T15:04:05.000Z", e.OperatorTime)
 	}
 	if _, err := time.Parse(timeLayout, e.OperatorTime); err != nil {
@@ -192,7 +200,7 @@ func checkEntry(e *Entry) error {
 			if !publicKinds[r.Kind] && !(r.Kind == KindOrphan && e.Step == StepAborted) {
 				return bad(f+".kind", "%q is not a public artifact kind", r.Kind)
 			}
-			if !hexRE.MatchString(r.SHA256) {
+			if !isHex64(r.SHA256) {
 				return bad(f+".sha256", "want 64 lowercase hex digits")
 			}
 			if r.Size < 1 || r.Size > MaxArtifactSize {
@@ -204,7 +212,7 @@ func checkEntry(e *Entry) error {
 			}
 		}
 	}
-	if err := checkToolText(e.Tool); err != nil {
+	if err := checkToolCached(e.Tool); err != nil {
 		return bad("tool", "%v", err)
 	}
 	if len(e.Torn) > 0 && e.Step != StepAborted {
@@ -216,6 +224,98 @@ func checkEntry(e *Entry) error {
 		}
 	}
 	return nil
+}
+
+var (
+	matched      sync.Map // regexp+"\x00"+string -> bool
+	paramChecked sync.Map // name -> error (errOK for nil)
+)
+
+// matchCached memoises re.MatchString for the few distinct step and role
+// names a transcript repeats on every line.
+func matchCached(re *regexp.Regexp, s string) bool {
+	if len(s) > 64 {
+		return re.MatchString(s)
+	}
+	k := re.String() + "\x00" + s
+	if v, ok := matched.Load(k); ok {
+		return v.(bool)
+	}
+	m := re.MatchString(s)
+	matched.Store(k, m)
+	return m
+}
+
+func checkParamNameCached(name string) error {
+	if len(name) > 64 {
+		return checkParamName(name)
+	}
+	if v, ok := paramChecked.Load(name); ok {
+		if v.(error) == errOK {
+			return nil
+		}
+		return v.(error)
+	}
+	err := checkParamName(name)
+	if err == nil {
+		paramChecked.Store(name, errOK)
+	} else {
+		paramChecked.Store(name, err)
+	}
+	return err
+}
+
+var toolChecked sync.Map // Tool -> error (nil stored as errOK)
+
+var errOK = errors.New("ok")
+
+// checkToolCached checks a tool description once per distinct value (every
+// line of a transcript carries the same few).
+func checkToolCached(t Tool) error {
+	if v, ok := toolChecked.Load(t); ok {
+		if v.(error) == errOK {
+			return nil
+		}
+		return v.(error)
+	}
+	err := checkToolText(t)
+	if err == nil {
+		toolChecked.Store(t, errOK)
+	} else {
+		toolChecked.Store(t, err)
+	}
+	return err
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// isTimeShape matches 2006-01-02T15:04:05.000Z by shape.
+func isTimeShape(s string) bool {
+	const shape = "dddd-dd-ddTdd:dd:dd.dddZ"
+	if len(s) != len(shape) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if shape[i] == 'd' {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		} else if s[i] != shape[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func checkToolText(t Tool) error {
@@ -261,7 +361,7 @@ func checkEvent(ev *Event, internal bool) error {
 
 // checkEventFields checks the fields an Event and an Entry share.
 func checkEventFields(ev *Event, internal bool) error {
-	if !stepRE.MatchString(ev.Step) || len(ev.Step) > 64 {
+	if !matchCached(stepRE, ev.Step) || len(ev.Step) > 64 {
 		return fmt.Errorf("transcripts: step %q: want a lowercase dotted name like \"byok.export\"", ev.Step)
 	}
 	if !internal && strings.HasPrefix(ev.Step, "transcript.") {
@@ -279,7 +379,7 @@ func checkEventFields(ev *Event, internal bool) error {
 	if err := checkText("actor name", ev.Actor.Name, 128); err != nil {
 		return err
 	}
-	if !roleRE.MatchString(ev.Actor.Role) {
+	if !matchCached(roleRE, ev.Actor.Role) {
 		return fmt.Errorf("transcripts: step %s: actor role %q: want a lowercase word like \"operator\" or \"witness\"", ev.Step, ev.Actor.Role)
 	}
 	if ev.Result == "" {
@@ -292,7 +392,7 @@ func checkEventFields(ev *Event, internal bool) error {
 		return fmt.Errorf("transcripts: step %s: %d parameters, more than %d", ev.Step, len(ev.Params), maxParams)
 	}
 	for _, p := range ev.Params {
-		if err := checkParamName(p.Name); err != nil {
+		if err := checkParamNameCached(p.Name); err != nil {
 			return err
 		}
 		if err := checkText("parameter "+p.Name, p.Value, maxText); err != nil {

@@ -143,3 +143,7 @@ func mustRSAKey(t testing.TB) *rsa.PrivateKey {
 	}
 	return testRSA
 }
+
+func readFileOS(p string) ([]byte, error) { return os.ReadFile(p) }
+
+func readTreeF(f *testing.F, root string) map[string][]byte { return readTree(f, root) }

@@ -104,11 +104,33 @@ func secretInData(data []byte) string {
 	return ""
 }
 
+// bytesContainsFold reports whether data contains s, ASCII case-insensitively.
 func bytesContainsFold(data []byte, s string) bool {
-	if len(data) < len(s) {
+	n := len(s)
+	if n == 0 || len(data) < n {
 		return false
 	}
-	return bytes.Contains(bytes.ToUpper(data), []byte(strings.ToUpper(s)))
+	c0 := s[0] | 0x20
+	for i := 0; i+n <= len(data); i++ {
+		if data[i]|0x20 != c0 {
+			continue
+		}
+		j := 1
+		for j < n && lowerASCII(data[i+j]) == lowerASCII(s[j]) {
+			j++
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 0x20
+	}
+	return c
 }
 
 func isPrintable(b []byte) bool {
@@ -198,15 +220,50 @@ func derLength(b []byte) (int, int) {
 	return 1 + k, n
 }
 
-var b64Run = regexp.MustCompile(`[A-Za-z0-9+/_=-]{64,}`)
+// minB64Run is the shortest base64 run worth decoding: no private key's DER
+// is shorter than 48 bytes (64 base64 characters).
+const minB64Run = 64
+
+var lineJoiner = strings.NewReplacer("\r\n", "", "\n", "", "\\n", "")
+
+func isB64Char(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '_' || c == '-' || c == '='
+}
+
+// b64Runs returns the maximal runs of base64 or base64url characters at
+// least minB64Run long.
+func b64Runs(s string) []string {
+	var runs []string
+	for i := 0; i < len(s); {
+		if !isB64Char(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isB64Char(s[j]) {
+			j++
+		}
+		if j-i >= minB64Run {
+			runs = append(runs, s[i:j])
+		}
+		i = j
+	}
+	return runs
+}
 
 // privateInBase64Runs decodes every long base64 or base64url run in data
 // (PEM bodies with their line breaks removed, JSON strings) and looks for a
 // DER private key in it.
 func privateInBase64Runs(data []byte) string {
-	// Join PEM-style wrapped lines so a multi-line body is one run.
-	joined := strings.NewReplacer("\r\n", "", "\n", "", "\\n", "").Replace(string(data))
-	for _, run := range b64Run.FindAllString(joined, -1) {
+	if len(data) < minB64Run {
+		return ""
+	}
+	s := string(data)
+	if strings.ContainsAny(s, "\r\n\\") {
+		// Join PEM-style wrapped lines so a multi-line body is one run.
+		s = lineJoiner.Replace(s)
+	}
+	for _, run := range b64Runs(s) {
 		raw := strings.TrimRight(run, "=")
 		for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
 			// Try each alignment: the run may start mid-token.

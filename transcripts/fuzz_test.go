@@ -1,0 +1,118 @@
+package transcripts
+
+import (
+	"bytes"
+	"path/filepath"
+	"testing"
+)
+
+func goldenLines(f *testing.F) [][]byte {
+	data, err := readFileF(filepath.Join(goldenDir, TranscriptFile))
+	if err != nil {
+		f.Fatal(err)
+	}
+	return bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+}
+
+func readFileF(p string) ([]byte, error) { return readFileOS(p) }
+
+// FuzzParseEntry: no panic; anything accepted re-encodes to the same bytes.
+func FuzzParseEntry(f *testing.F) {
+	for _, l := range goldenLines(f) {
+		f.Add(l)
+	}
+	f.Add([]byte(`{"v":1}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		e, err := ParseEntry(line)
+		if err != nil {
+			return
+		}
+		re, err := encodeEntry(e)
+		if err != nil || !bytes.Equal(re, line) {
+			t.Fatalf("accepted line does not re-encode:\n%s\n%s", line, re)
+		}
+	})
+}
+
+// FuzzParseChain: no panic on any transcript file.
+func FuzzParseChain(f *testing.F) {
+	data, _ := readFileOS(filepath.Join(goldenDir, TranscriptFile))
+	f.Add(data)
+	f.Add(data[:len(data)/2])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ch, err := parseChain(data)
+		if err == nil && len(ch.entries) == 0 {
+			t.Fatal("a transcript without events was accepted")
+		}
+	})
+}
+
+// FuzzParseNote: no panic; accepted notes re-encode to the same bytes, and a
+// checkpoint body parsed from one re-encodes too.
+func FuzzParseNote(f *testing.F) {
+	for name, b := range readTreeF(f, goldenDir) {
+		if filepath.Ext(name) == ".note" {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("a\n\n— k AAAAAAA=\n"))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		text, sigs, err := ParseNote(msg)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(encodeNote(text, sigs), msg) {
+			t.Fatal("accepted note does not re-encode")
+		}
+		if ref, err := ParseCheckpoint(text); err == nil {
+			re, err := CheckpointText(ref)
+			if err != nil || !bytes.Equal(re, text) {
+				t.Fatal("accepted checkpoint does not re-encode")
+			}
+		}
+	})
+}
+
+// FuzzParseEnvelope: no panic on attestation files.
+func FuzzParseEnvelope(f *testing.F) {
+	for name, b := range readTreeF(f, goldenDir) {
+		if filepath.Ext(name) == ".json" {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		env, _, err := ParseEnvelope(data)
+		if err != nil {
+			return
+		}
+		re, err := encodeEnvelope(env)
+		if err != nil || !bytes.Equal(re, data) {
+			t.Fatal("accepted envelope does not re-encode")
+		}
+	})
+}
+
+// FuzzVerifierKeyAndTrust: no panic on verifier keys and trust files.
+func FuzzVerifierKeyAndTrust(f *testing.F) {
+	op, wit, _ := goldenSigners(f)
+	f.Add(op.VerifierKey())
+	f.Add(wit.VerifierKey())
+	f.Add(`{"keys":[{"name":"alice","role":"operator","key":"` + op.VerifierKey() + `"}],"policy":{"operator":1}}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if v, err := NewVerifier(s); err == nil && v.VerifierKey() != s {
+			t.Fatal("accepted key does not re-encode")
+		}
+		ParseTrust([]byte(s))
+	})
+}
+
+// FuzzSecretScan: the secret scanner never panics.
+func FuzzSecretScan(f *testing.F) {
+	f.Add([]byte("-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n"))
+	f.Add([]byte{0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		secretInData(data)
+		checkText("f", string(data), 1<<20)
+		checkParamName(string(data))
+	})
+}
