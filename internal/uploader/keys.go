@@ -124,7 +124,8 @@ func (c *Client) CreateKEK(ctx context.Context, vaultURL, name string, bits int)
 		return nil, errors.New("uploader: the service's answer has no key or no kid")
 	}
 	kid := string(*k.KID)
-	if !c.local && !strings.HasPrefix(kid, vaultURL+"/keys/"+name+"/") {
+	// Key names are case-insensitive; the service keeps the first spelling.
+	if !c.local && !strings.HasPrefix(strings.ToLower(kid), strings.ToLower(vaultURL+"/keys/"+name+"/")) {
 		return nil, fmt.Errorf("uploader: the service answered with kid %s, which is not a version of %s/keys/%s", kid, vaultURL, name)
 	}
 	if k.Kty == nil || *k.Kty != azkeys.KeyTypeRSAHSM {
