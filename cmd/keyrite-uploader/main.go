@@ -94,6 +94,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 			err := c.run(e, args[len(words):])
 			if errors.Is(err, flag.ErrHelp) {
 				fmt.Fprintln(stdout, usage)
+			} else if err != nil {
+				err = &cmdError{msg: c.name + ": " + stripPackages(err.Error()), err: err}
 			}
 			return cli.Report(stderr, prog, err)
 		}
@@ -483,4 +485,23 @@ func runSDUpload(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "security domain uploaded; HSM status: %s\n", st.Status)
 	return nil
+}
+
+// cmdError prefixes an error with the command's name, as keyrite does, and
+// keeps the chain (usage errors, hints) intact.
+type cmdError struct {
+	msg string
+	err error
+}
+
+func (e *cmdError) Error() string { return e.msg }
+func (e *cmdError) Unwrap() error { return e.err }
+
+// stripPackages drops Go package prefixes from a library error: people read
+// these lines.
+func stripPackages(s string) string {
+	for _, p := range []string{"uploader: ", "securitydomain: ", "transcripts: ", "byok: "} {
+		s = strings.ReplaceAll(s, p, "")
+	}
+	return s
 }

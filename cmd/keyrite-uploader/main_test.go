@@ -82,7 +82,7 @@ func TestKEKCreateAndBlobUpload(t *testing.T) {
 
 	// The output is never overwritten, and nothing is created when it exists.
 	runCLI(t, append([]string{"kek", "create", "--vault", url + "/kv/demo", "--name", "kek2", "--out", kekFile}, common...)...).
-		want(t, 1, "keyrite-uploader: error: --out "+kekFile+" already exists", "keyrite-uploader: hint:")
+		want(t, 1, "keyrite-uploader: error: kek create: --out "+kekFile+" already exists", "keyrite-uploader: hint:")
 
 	// Usage errors exit 2.
 	runCLI(t, "kek", "create", "--vault", url, "--name", "k").want(t, 2, "--out is required")
@@ -95,7 +95,7 @@ func TestKEKCreateAndBlobUpload(t *testing.T) {
 		want(t, 1, "is not an Azure Key Vault or Managed HSM host")
 	// An empty token variable is an error, not an anonymous call.
 	runCLI(t, "kek", "create", "--vault", url, "--name", "k", "--out", filepath.Join(dir, "k.pem"), "--ca", ca, "--token-env", "KR_EMPTY").
-		want(t, 1, "--token-env KR_EMPTY: the environment variable is empty or unset")
+		want(t, 1, "keyrite-uploader: error: kek create: --token-env KR_EMPTY: the environment variable is empty or unset")
 }
 
 func TestSDCommands(t *testing.T) {
@@ -191,5 +191,5 @@ func TestSDCommands(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, res2.Blob.Marshal(), 0o644)
 	runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--blob", bad}, common...)...).
-		want(t, 1, "keyrite-uploader: error:", "BadParameter", "not the exchange certificate")
+		want(t, 1, "keyrite-uploader: error: sd upload: security-domain upload: the service answered 400 BadParameter (InvalidRestoreBlob): The restore blob could not be opened with this HSM's exchange key: restore blob is wrapped to certificate", "not the exchange certificate")
 }
