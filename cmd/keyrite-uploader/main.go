@@ -188,7 +188,11 @@ func writeOut(path string, data []byte, perm os.FileMode) error {
 // serviceErr adds the hints that fit a failed service call.
 func serviceErr(err error) error {
 	var se *uploader.ServiceError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
 	switch {
+	case errors.As(err, &ua) || errors.As(err, &hn):
+		return cli.WithHint(err, "the server's TLS certificate is not trusted for this host; for the emulator give its CA with --ca STATE/ca.pem")
 	case errors.Is(err, uploader.ErrURL):
 		return cli.WithHint(err, "give the vault's URL as the portal shows it, e.g. https://contoso.vault.azure.net; for the emulator add --ca STATE/ca.pem")
 	case errors.As(err, &se) && (se.Status == 401 || se.Status == 403):
