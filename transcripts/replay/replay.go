@@ -280,7 +280,7 @@ func checkEvent(rep *transcripts.Report, e *transcripts.Entry, certs map[string]
 				add(a.Name, ".byok vs KEK", false, "%v", err)
 				continue
 			}
-			kek, err := byok.ParseKEK(kd, param(e, "kid"))
+			kek, err := byok.ParseKEK(kd, kidFor(rep, e, kekRef.Name))
 			if err != nil {
 				add(a.Name, ".byok vs KEK", false, "KEK %s does not parse with the recorded kid: %v", kekRef.Name, err)
 				continue
@@ -372,4 +372,24 @@ func listOrNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
+}
+
+// kidFor is the kid recorded for the KEK artifact kekName: in event e, else
+// in the first event that has the KEK among its artifacts and a kid
+// parameter (kek.inspect); "" if none.
+func kidFor(rep *transcripts.Report, e *transcripts.Entry, kekName string) string {
+	if k := param(e, "kid"); k != "" {
+		return k
+	}
+	for i := range rep.Events {
+		ev := &rep.Events[i]
+		for _, a := range append(append([]transcripts.ArtifactRef(nil), ev.Inputs...), ev.Outputs...) {
+			if a.Name == kekName && a.Kind == transcripts.KindKEK {
+				if k := param(ev, "kid"); k != "" {
+					return k
+				}
+			}
+		}
+	}
+	return ""
 }
