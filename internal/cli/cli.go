@@ -77,6 +77,15 @@ func Report(w io.Writer, prog string, err error) int {
 	if prog == "" {
 		prog = progDefault
 	}
+	var help *HelpError
+	if errors.As(err, &help) {
+		name := help.Name
+		if !strings.HasPrefix(name, prog) {
+			name = prog + " " + name
+		}
+		fmt.Fprintf(w, "usage: %s [flags]\n\nflags:\n%s", name, help.Flags)
+		return ExitOK
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
@@ -127,7 +136,7 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				return nil, helpFor(fs)
 			}
 			return nil, &UsageError{Msg: err.Error()}
 		}
@@ -143,6 +152,21 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// HelpError is returned by Parse for -h/--help. It wraps flag.ErrHelp and
+// carries the flag set's name and flags, which Report prints (exit 0).
+type HelpError struct{ Name, Flags string }
+
+func (h *HelpError) Error() string { return "help requested" }
+func (h *HelpError) Unwrap() error { return flag.ErrHelp }
+
+func helpFor(fs *flag.FlagSet) error {
+	var b strings.Builder
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	return &HelpError{Name: fs.Name(), Flags: b.String()}
 }
 
 // Strings is a repeatable string flag.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -47,5 +48,21 @@ func TestReport(t *testing.T) {
 	b.Reset()
 	if Report(&b, "keyrite", Usagef("missing --kek")) != 2 {
 		t.Fatal("usage code")
+	}
+}
+
+func TestHelp(t *testing.T) {
+	fs := flag.NewFlagSet("kek inspect", flag.ContinueOnError)
+	fs.String("kek", "", "the KEK `FILE`")
+	_, err := Parse(fs, []string{"--help"})
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("got %v", err)
+	}
+	var b bytes.Buffer
+	if code := Report(&b, "keyrite", err); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(b.String(), "usage: keyrite kek inspect [flags]") || !strings.Contains(b.String(), "-kek FILE") {
+		t.Fatalf("%q", b.String())
 	}
 }
