@@ -104,8 +104,11 @@ type ExportPlan struct {
 	Spec ImportSpec
 	Kid  string // the KEK it was wrapped under
 	// Done is the kid of an earlier successful import of this export by the
-	// uploader (recorded after the signed state), if any.
-	Done string
+	// uploader (recorded after the signed state), if any, with what that
+	// import recorded about the public key.
+	Done       string
+	DoneMatch  bool
+	DoneReason string
 }
 
 // PlanImports reads every successful byok.export event of the signed state
@@ -120,15 +123,21 @@ type ExportPlan struct {
 // "public_key_sha256" / "target_spki_sha256" with the hex SHA-256 of the
 // SPKI DER). Every check is done before anything is sent.
 func PlanImports(v *Verified) ([]ExportPlan, error) {
-	done := map[int64]string{}
+	type earlier struct {
+		kid, reason string
+		match       bool
+	}
+	done := map[int64]earlier{}
 	for _, e := range v.later() {
 		if e.Step != StepImport || e.Actor.Role != roleUploader || e.Result != "ok" {
 			continue
 		}
 		s, _ := param(&e, "export_seq")
 		kid, _ := param(&e, "kid")
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			done[n] = kid
+		match, _ := param(&e, "public_key_match")
+		reason, _ := param(&e, "match_reason")
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && kid != "" {
+			done[n] = earlier{kid: kid, match: match == "true", reason: reason}
 		}
 	}
 	var plans []ExportPlan
@@ -140,7 +149,9 @@ func PlanImports(v *Verified) ([]ExportPlan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: byok.export event %d: %w", ErrCeremony, e.Seq, err)
 		}
-		p.Done = done[e.Seq]
+		if d, ok := done[e.Seq]; ok {
+			p.Done, p.DoneMatch, p.DoneReason = d.kid, d.match, d.reason
+		}
 		plans = append(plans, *p)
 	}
 	if len(plans) == 0 {
@@ -327,7 +338,8 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 	var out []ImportOutcome
 	for _, p := range plans {
 		if p.Done != "" {
-			out = append(out, ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: p.Done, Skipped: true, MatchReason: "imported by an earlier run"})
+			out = append(out, ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: p.Done, Skipped: true,
+				PublicKeyMatch: p.DoneMatch, MatchReason: "imported by an earlier run: " + p.DoneReason})
 			continue
 		}
 		res, ierr := c.ImportBYOK(ctx, vault, p.Spec)

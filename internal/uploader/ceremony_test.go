@@ -141,7 +141,7 @@ func TestImportCeremony(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out2) != 2 || !out2[0].Skipped || !out2[1].Skipped || out2[0].Kid != out[0].Kid {
+	if len(out2) != 2 || !out2[0].Skipped || !out2[1].Skipped || out2[0].Kid != out[0].Kid || !out2[0].PublicKeyMatch || out2[1].PublicKeyMatch {
 		t.Errorf("second run %+v", out2)
 	}
 	if len(env.emu.Requests()) != n {
