@@ -41,7 +41,7 @@ func (c *Client) sdPipeline() runtime.Pipeline {
 	opts := c.clientOptions()
 	return runtime.NewPipeline("keyrite-uploader", buildinfo.Version, runtime.PipelineOptions{
 		PerRetry: []policy.Policy{newChallengePolicy(c.cred, !c.local)},
-	}, &opts)
+	}, &opts) // opts carries requireChallenge, which runs after the challenge policy
 }
 
 // challengeAuthorizer implements the Key Vault / Managed HSM challenge flow

@@ -122,10 +122,44 @@ func New(cfg Config) (*Client, error) {
 
 func (c *Client) clientOptions() azcore.ClientOptions {
 	return azcore.ClientOptions{
-		Transport: c.transport,
-		Retry:     policy.RetryOptions{MaxRetries: 3},
-		Telemetry: policy.TelemetryOptions{ApplicationID: "keyrite-uploader"},
+		Transport:        c.transport,
+		Retry:            policy.RetryOptions{MaxRetries: 3},
+		Telemetry:        policy.TelemetryOptions{ApplicationID: "keyrite-uploader"},
+		PerRetryPolicies: []policy.Policy{requireChallenge{}},
 	}
+}
+
+// ErrNoChallenge is returned (wrapped) when a server answers a request sent
+// without credentials with anything but a 401 challenge.
+var ErrNoChallenge = errors.New("uploader: the server did not ask for credentials")
+
+type noChallengeError struct {
+	status       int
+	method, path string
+}
+
+func (e *noChallengeError) Error() string {
+	return fmt.Sprintf("%s: it answered %d to %s %s sent without a token (and without its body), where Key Vault and Managed HSM answer 401 with an authentication challenge; refusing to trust that answer", ErrNoChallenge, e.status, e.method, e.path)
+}
+func (e *noChallengeError) Unwrap() error { return ErrNoChallenge }
+
+// NonRetriable tells azcore's retry policy not to retry.
+func (e *noChallengeError) NonRetriable() {}
+
+// requireChallenge sits after the challenge-handling bearer-token policy.
+// The first request of a client goes without token and without body to
+// elicit the challenge; a server that answers it with anything but 401 is
+// not Key Vault or Managed HSM, and its answer (to a request whose body was
+// never sent) must not be taken for success.
+type requireChallenge struct{}
+
+func (requireChallenge) Do(req *policy.Request) (*http.Response, error) {
+	resp, err := req.Next()
+	if err != nil || req.Raw().Header.Get("Authorization") != "" || resp.StatusCode == http.StatusUnauthorized {
+		return resp, err
+	}
+	resp.Body.Close()
+	return nil, &noChallengeError{status: resp.StatusCode, method: req.Raw().Method, path: req.Raw().URL.Path}
 }
 
 // staticToken is a TokenCredential returning one fixed bearer token.

@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -396,5 +398,28 @@ func TestDownloadBase64Value(t *testing.T) {
 	}
 	if sd, err := securitydomain.ParseSD(d.SD); err != nil || sd.Required != 3 {
 		t.Fatalf("base64 SD: %v", err)
+	}
+}
+
+// TestServerWithoutChallenge: a server that answers an unauthenticated
+// request with 200 is refused, for the azkeys and the raw REST paths.
+func TestServerWithoutChallenge(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"key":{"kid":"https://x.vault.azure.net/keys/k/00000000000000000000000000000000","kty":"RSA-HSM","key_ops":["import"],"n":"AQAB","e":"AQAB"},"value":"{}"}`))
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	c, err := New(Config{CAFile: ca, Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateKEK(ctx(t), srv.URL, "k", 2048); !errors.Is(err, ErrNoChallenge) {
+		t.Errorf("CreateKEK: %v", err)
+	}
+	certs := []*x509.Certificate{readCert(t, "wrap_0.cer"), readCert(t, "wrap_1.cer"), readCert(t, "wrap_2.cer")}
+	if _, err := c.DownloadSecurityDomain(ctx(t), srv.URL, certs, 2, nil); !errors.Is(err, ErrNoChallenge) {
+		t.Errorf("DownloadSecurityDomain: %v", err)
 	}
 }
