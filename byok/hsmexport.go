@@ -2,6 +2,7 @@ package byok
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -54,7 +55,8 @@ type HSMOptions struct {
 	// non-canonical plaintext; the finding is returned as a deviation.
 	Rehearsal bool
 	// Rand is the randomness for the throwaway pre-flight keys; nil means
-	// crypto/rand.
+	// crypto/rand. It must be safe for concurrent use: the throwaway KEK
+	// is generated on another goroutine.
 	Rand io.Reader
 }
 
@@ -79,6 +81,7 @@ type HSMExporter struct {
 	haveKEK   bool
 	preflight map[string]*Preflight
 	pf        *preflightKEK
+	pfKey     chan generatedKEK // the throwaway KEK, generated in the background
 }
 
 // HSMExport is one exported key.
@@ -91,7 +94,9 @@ type HSMExport struct {
 	Deviations []string // non-empty only in rehearsals
 }
 
-// NewHSMExporter prepares exports from s (logged in) under kek.
+// NewHSMExporter prepares exports from s (logged in) under kek. It starts
+// generating the pre-flight's throwaway KEK in the background, so create it
+// before finding the keys to export.
 func NewHSMExporter(s *hsm.Session, kek *KEK, opts HSMOptions) (*HSMExporter, error) {
 	if s == nil || kek == nil || kek.Public == nil {
 		return nil, fmt.Errorf("byok: an HSM session and a KEK are needed")
@@ -102,7 +107,14 @@ func NewHSMExporter(s *hsm.Session, kek *KEK, opts HSMOptions) (*HSMExporter, er
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
-	return &HSMExporter{s: s, kek: kek, opts: opts, preflight: map[string]*Preflight{}}, nil
+	e := &HSMExporter{s: s, kek: kek, opts: opts, preflight: map[string]*Preflight{}, pfKey: make(chan generatedKEK, 1)}
+	// The throwaway KEK takes tens of milliseconds to generate: start now,
+	// on another core, while the caller finds and checks its keys.
+	go func() {
+		priv, err := rsa.GenerateKey(opts.Rand, 2048)
+		e.pfKey <- generatedKEK{priv, err}
+	}()
+	return e, nil
 }
 
 // Close destroys the session objects the exporter made.

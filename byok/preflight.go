@@ -79,6 +79,11 @@ func (p *Preflight) err() error {
 	return fmt.Errorf("%w for %s keys on token %q (%s): %s", ErrPreflight, p.Target, p.Token, p.Mechanism, p.Reason)
 }
 
+type generatedKEK struct {
+	priv *rsa.PrivateKey
+	err  error
+}
+
 type preflightKEK struct {
 	priv       *rsa.PrivateKey
 	handle     pkcs11.ObjectHandle
@@ -111,11 +116,12 @@ func (e *HSMExporter) preflightKEK() (*preflightKEK, error) {
 		return e.pf, nil
 	}
 	if e.pf == nil {
-		priv, err := rsa.GenerateKey(e.opts.Rand, 2048)
-		if err != nil {
-			return nil, fmt.Errorf("byok: pre-flight: generating the throwaway KEK: %w", err)
+		r := <-e.pfKey // generated in the background since NewHSMExporter
+		e.pfKey <- r   // keep it for a later call after a failed import
+		if r.err != nil {
+			return nil, fmt.Errorf("byok: pre-flight: generating the throwaway KEK: %w", r.err)
 		}
-		e.pf = &preflightKEK{priv: priv}
+		e.pf = &preflightKEK{priv: r.priv}
 	}
 	h, err := e.s.ImportRSAPublicKey(&e.pf.priv.PublicKey, "keyrite-preflight-kek")
 	if err != nil {

@@ -82,8 +82,18 @@ func (o *Object) Summary() string {
 
 // Object reads the public attributes of the object h.
 func (s *Session) Object(h pkcs11.ObjectHandle) (*Object, error) {
+	// Secret keys, the commonest export, in one call.
+	if got, ok := s.allAttrs(h, secretKeyAttrs); ok {
+		if o := secretKeyObject(h, got); o != nil {
+			return o, nil
+		}
+	}
 	o := &Object{Handle: h, KeyType: NoKeyType}
-	got, err := s.attrs(h, pkcs11.CKA_CLASS, pkcs11.CKA_LABEL, pkcs11.CKA_ID, pkcs11.CKA_TOKEN, pkcs11.CKA_PRIVATE)
+	// One call for the common and key attributes; attrs falls back to one
+	// call per attribute for objects that lack some (certificates, data).
+	got, err := s.attrs(h, pkcs11.CKA_CLASS, pkcs11.CKA_LABEL, pkcs11.CKA_ID, pkcs11.CKA_TOKEN, pkcs11.CKA_PRIVATE,
+		pkcs11.CKA_KEY_TYPE, pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_SENSITIVE, pkcs11.CKA_NEVER_EXTRACTABLE,
+		pkcs11.CKA_ALWAYS_SENSITIVE, pkcs11.CKA_WRAP_WITH_TRUSTED, pkcs11.CKA_WRAP)
 	if err != nil {
 		return nil, err
 	}
@@ -98,11 +108,6 @@ func (s *Session) Object(h pkcs11.ObjectHandle) (*Object, error) {
 	o.Private = boolean(got[pkcs11.CKA_PRIVATE])
 	if !o.IsKey() {
 		return o, nil
-	}
-	got, err = s.attrs(h, pkcs11.CKA_KEY_TYPE, pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_SENSITIVE,
-		pkcs11.CKA_NEVER_EXTRACTABLE, pkcs11.CKA_ALWAYS_SENSITIVE, pkcs11.CKA_WRAP_WITH_TRUSTED, pkcs11.CKA_WRAP)
-	if err != nil {
-		return nil, err
 	}
 	if kt, ok := ulong(got[pkcs11.CKA_KEY_TYPE]); ok {
 		o.KeyType = kt
@@ -142,6 +147,55 @@ func (s *Session) Object(h pkcs11.ObjectHandle) (*Object, error) {
 		}
 	}
 	return o, nil
+}
+
+// secretKeyAttrs is every attribute Object reads from a secret key.
+var secretKeyAttrs = []uint{pkcs11.CKA_CLASS, pkcs11.CKA_LABEL, pkcs11.CKA_ID, pkcs11.CKA_TOKEN, pkcs11.CKA_PRIVATE,
+	pkcs11.CKA_KEY_TYPE, pkcs11.CKA_EXTRACTABLE, pkcs11.CKA_SENSITIVE, pkcs11.CKA_NEVER_EXTRACTABLE,
+	pkcs11.CKA_ALWAYS_SENSITIVE, pkcs11.CKA_WRAP_WITH_TRUSTED, pkcs11.CKA_WRAP, pkcs11.CKA_VALUE_LEN}
+
+// secretKeyObject builds the Object of a secret key from secretKeyAttrs, or
+// returns nil if got is not a secret key's.
+func secretKeyObject(h pkcs11.ObjectHandle, got map[uint][]byte) *Object {
+	cls, ok := ulong(got[pkcs11.CKA_CLASS])
+	if !ok || cls != pkcs11.CKO_SECRET_KEY {
+		return nil
+	}
+	o := &Object{Handle: h, Class: cls, KeyType: NoKeyType,
+		Label: string(got[pkcs11.CKA_LABEL]), ID: got[pkcs11.CKA_ID],
+		Token: boolean(got[pkcs11.CKA_TOKEN]), Private: boolean(got[pkcs11.CKA_PRIVATE]),
+		Extractable: boolean(got[pkcs11.CKA_EXTRACTABLE]), Sensitive: boolean(got[pkcs11.CKA_SENSITIVE]),
+		NeverExtractable: boolean(got[pkcs11.CKA_NEVER_EXTRACTABLE]), AlwaysSensitive: boolean(got[pkcs11.CKA_ALWAYS_SENSITIVE]),
+		WrapWithTrusted: boolean(got[pkcs11.CKA_WRAP_WITH_TRUSTED]), Wrap: boolean(got[pkcs11.CKA_WRAP]),
+	}
+	if kt, ok := ulong(got[pkcs11.CKA_KEY_TYPE]); ok {
+		o.KeyType = kt
+	}
+	if n, ok := ulong(got[pkcs11.CKA_VALUE_LEN]); ok && n < 1<<20 {
+		o.ValueLen, o.Bits = int(n), 8*int(n)
+	}
+	return o
+}
+
+// allAttrs reads all of types in one call; ok is false if the object lacks
+// or hides one of them (or the call fails: callers then take the slow path,
+// which reports errors).
+func (s *Session) allAttrs(h pkcs11.ObjectHandle, types []uint) (map[uint][]byte, bool) {
+	tmpl := make([]*pkcs11.Attribute, len(types))
+	for i, t := range types {
+		tmpl[i] = pkcs11.NewAttribute(t, nil)
+	}
+	got, err := s.p.GetAttributeValue(s.h, h, tmpl)
+	if err != nil {
+		return nil, false
+	}
+	out := make(map[uint][]byte, len(types))
+	for _, a := range got {
+		if a != nil && a.Value != nil {
+			out[a.Type] = a.Value
+		}
+	}
+	return out, true
 }
 
 // attrs reads the attributes types of h. Attributes the object does not

@@ -1,6 +1,7 @@
 package hsm
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -116,6 +117,11 @@ func (s *Session) FindOne(what string, template []*pkcs11.Attribute) (*Object, e
 	if err != nil {
 		return nil, err
 	}
+	return s.one(what, hs)
+}
+
+// one describes the single handle in hs, or explains why there is not one.
+func (s *Session) one(what string, hs []pkcs11.ObjectHandle) (*Object, error) {
 	switch len(hs) {
 	case 1:
 		return s.Object(hs[0])
@@ -171,4 +177,84 @@ func (s *Session) Supports(mech, flags uint) (bool, error) {
 // Destroy destroys an object (normally a session object this process made).
 func (s *Session) Destroy(h pkcs11.ObjectHandle) error {
 	return wrapErr("C_DestroyObject", "", s.p.DestroyObject(s.h, h))
+}
+
+// FindAll finds, for each URI, the one object it names (object, id, type
+// attributes, each URI naming at least one), with the same rules and errors
+// as FindURI. For more than a few URIs it lists the token's objects once and
+// matches in memory, exactly as C_FindObjects would (byte-equal CKA_LABEL and
+// CKA_ID, equal CKA_CLASS): a token searches by decrypting every object's
+// attributes, so one search per key would cost time quadratic in the number
+// of objects.
+func (s *Session) FindAll(uris []*URI) ([]*Object, error) {
+	out := make([]*Object, len(uris))
+	if len(uris) <= 4 {
+		for i, u := range uris {
+			o, err := s.FindURI(u)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = o
+		}
+		return out, nil
+	}
+	for _, u := range uris {
+		if len(u.ObjectTemplate()) == 0 {
+			return nil, fmt.Errorf("%w: %s names no object (give object=LABEL, id=... or type=...)", ErrURI, u.Redacted())
+		}
+	}
+	hs, err := s.Find(nil)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		h     pkcs11.ObjectHandle
+		class uint
+		label string
+		id    []byte
+		obj   *Object // already described (secret keys), or nil
+	}
+	all := make([]entry, 0, len(hs))
+	for _, h := range hs {
+		// A secret key is read whole in one call; other objects give
+		// their class, label and id, and are described if they match.
+		if got, ok := s.allAttrs(h, secretKeyAttrs); ok {
+			if o := secretKeyObject(h, got); o != nil {
+				all = append(all, entry{h, o.Class, o.Label, o.ID, o})
+				continue
+			}
+		}
+		got, err := s.attrs(h, pkcs11.CKA_CLASS, pkcs11.CKA_LABEL, pkcs11.CKA_ID)
+		if err != nil {
+			return nil, err
+		}
+		c, ok := ulong(got[pkcs11.CKA_CLASS])
+		if !ok {
+			continue
+		}
+		all = append(all, entry{h, c, string(got[pkcs11.CKA_LABEL]), got[pkcs11.CKA_ID], nil})
+	}
+	for i, u := range uris {
+		var match []pkcs11.ObjectHandle
+		var last *entry
+		for k := range all {
+			e := &all[k]
+			if (u.Object == "" || u.Object == e.label) &&
+				(len(u.ID) == 0 || bytes.Equal(u.ID, e.id)) &&
+				(u.Type == "" || uriTypes[u.Type] == e.class) {
+				match = append(match, e.h)
+				last = e
+			}
+		}
+		if len(match) == 1 && last.obj != nil {
+			out[i] = last.obj
+			continue
+		}
+		o, err := s.one(u.ObjectDescription(), match)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = o
+	}
+	return out, nil
 }

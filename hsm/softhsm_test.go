@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -182,5 +183,48 @@ func TestNotExtractable(t *testing.T) {
 	}
 	if ok, err := s.Supports(pkcs11.CKM_AES_KEY_WRAP_PAD, pkcs11.CKF_WRAP); err != nil || !ok {
 		t.Errorf("CKM_AES_KEY_WRAP_PAD: %v %v", ok, err)
+	}
+}
+
+// TestFindAll: the one-pass lookup agrees with C_FindObjects.
+func TestFindAll(t *testing.T) {
+	tok := softhsmtest.New(t, "vendor")
+	for i, l := range []string{"a", "b", "c", "d", "e"} {
+		tok.WriteSecretKey(t, make([]byte, 16+8*(i%3)), softhsmtest.Options{Label: l, ID: fmt.Sprintf("%02x", i+1)})
+	}
+	tok.WriteSecretKey(t, make([]byte, 32), softhsmtest.Options{Label: "e", ID: "09"})
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tok.WritePrivateKey(t, k, softhsmtest.Options{Label: "ec", ID: "0a"})
+	tok.WritePublicKey(t, &k.PublicKey, softhsmtest.Options{Label: "ec", ID: "0a"})
+	s := open(t, tok)
+
+	uris := []*hsm.URI{{Object: "a"}, {Object: "b"}, {ID: []byte{3}}, {Object: "d", ID: []byte{4}}, {Object: "ec", Type: "private"}, {Object: "e", ID: []byte{9}}}
+	objs, err := s.FindAll(uris)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range uris {
+		one, err := s.FindURI(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if objs[i].Handle != one.Handle || objs[i].Summary() != one.Summary() {
+			t.Errorf("%s: FindAll %s, FindURI %s", u, objs[i].Summary(), one.Summary())
+		}
+	}
+	if objs[4].Class != pkcs11.CKO_PRIVATE_KEY || objs[4].Curve != "P-256" {
+		t.Errorf("ec = %s", objs[4].Summary())
+	}
+	_, err = s.FindAll(append(uris[:4:4], &hsm.URI{Object: "e"}))
+	if !errors.Is(err, hsm.ErrAmbiguous) || !strings.Contains(err.Error(), `label "e", id 05, secret-key, AES 192; label "e", id 09, secret-key, AES 256`) {
+		t.Errorf("ambiguous: %v", err)
+	}
+	_, err = s.FindAll(append(uris[:4:4], &hsm.URI{Object: "zz"}))
+	if !errors.Is(err, hsm.ErrObjectNotFound) {
+		t.Errorf("missing: %v", err)
+	}
+	_, err = s.FindAll(append(uris[:4:4], &hsm.URI{Object: "ec"}))
+	if !errors.Is(err, hsm.ErrAmbiguous) || !strings.Contains(err.Error(), "public-key, EC P-256") {
+		t.Errorf("private and public: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/hsm"
@@ -417,9 +418,15 @@ func checkNewPath(p, flagName string) error {
 	return nil
 }
 
-// exportAll wraps every key: HSM keys in one session, soft keys in software.
-// It writes nothing; the blobs are kept in the jobs.
-func exportAll(e *env, o *exportOpts, jobs []*exportJob, kek *byok.KEK, kwpMech uint) error {
+// exportAll wraps every key, HSM keys in one session and soft keys in
+// software, and hands each .byok to a blobWriter as soon as it is made.
+func exportAll(e *env, o *exportOpts, jobs []*exportJob, kek *byok.KEK, kwpMech uint) (err error) {
+	w := &blobWriter{kek: kek, outDir: o.outDir}
+	defer func() {
+		if err != nil {
+			w.abort()
+		}
+	}()
 	var hsmJobs []*exportJob
 	for _, j := range jobs {
 		if j.uri != nil {
@@ -427,7 +434,7 @@ func exportAll(e *env, o *exportOpts, jobs []*exportJob, kek *byok.KEK, kwpMech 
 		}
 	}
 	if len(hsmJobs) > 0 {
-		if err := exportFromHSM(e, o, hsmJobs, kek, kwpMech, jobs); err != nil {
+		if err := exportFromHSM(e, o, hsmJobs, kek, kwpMech, jobs, w); err != nil {
 			return err
 		}
 	}
@@ -442,25 +449,134 @@ func exportAll(e *env, o *exportOpts, jobs []*exportJob, kek *byok.KEK, kwpMech 
 		}
 		j.ciphertext, j.mechanism = ct, "software: RSA-OAEP-SHA1 || RFC 5649 (byok.Wrap)"
 		j.generator = buildinfo.Generator() + "; software key file"
-	}
-	for _, j := range jobs {
-		if err := j.makeBlob(kek); err != nil {
+		if err := w.add(j); err != nil {
 			return err
 		}
 	}
-	return writeOutputs(o, jobs, kek)
+	return w.finish()
 }
 
-// makeBlob builds the .byok and checks it by reading it back.
-func (j *exportJob) makeBlob(kek *byok.KEK) error {
-	b := byok.NewBlob(kek, j.ciphertext, j.generator)
-	j.blob = b.Marshal()
-	return checkBlob(j.blob, kek, j)
+// blobWriter writes the .byok files on its own goroutine while the HSM
+// works on the next key, and reads each back: parsed, compared with what was
+// meant, its ciphertext length checked against the KEK size and the target
+// type. A single --out is written with fsx.WriteNew; a batch goes into a
+// temporary directory beside --out-dir that is committed whole
+// (fsx.CommitDir) only when every file checked out, so a failure leaves
+// nothing half-written.
+type blobWriter struct {
+	kek    *byok.KEK
+	outDir string
+
+	started bool
+	tmp     string
+	queue   chan *exportJob
+	done    chan error
+
+	mu  sync.Mutex
+	err error // the writer's first error
+}
+
+// add builds j's .byok and queues it for writing. It returns the writer's
+// first error, if one has already happened.
+func (w *blobWriter) add(j *exportJob) error {
+	if j.out == "" {
+		return fmt.Errorf("--key %s: no output name", j.src)
+	}
+	j.blob = byok.NewBlob(w.kek, j.ciphertext, j.generator).Marshal()
+	if !w.started {
+		if w.outDir != "" {
+			tmp, err := fsx.TempDirFor(w.outDir)
+			if err != nil {
+				return cli.WithHint(fmt.Errorf("--out-dir: %w", err), "outputs are never overwritten: choose a new directory")
+			}
+			w.tmp = tmp
+			if err := os.Chmod(tmp, 0o755); err != nil {
+				return err
+			}
+		}
+		w.queue, w.done = make(chan *exportJob, 64), make(chan error, 1)
+		w.started = true
+		go w.run()
+	}
+	if err := w.failed(); err != nil {
+		return err // stop exporting: the batch is lost anyway
+	}
+	w.queue <- j
+	return nil
+}
+
+func (w *blobWriter) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *blobWriter) run() {
+	var first error
+	for j := range w.queue {
+		if first != nil {
+			continue
+		}
+		p := j.out
+		if w.tmp != "" {
+			p = filepath.Join(w.tmp, filepath.Base(j.out))
+		}
+		if err := fsx.WriteNew(p, j.blob, 0o644); err != nil {
+			first = cli.WithHint(fmt.Errorf("writing %s: %w", j.out, err), "outputs are never overwritten: choose a new name")
+		} else {
+			first = readBack(j, w.kek, p)
+		}
+		if first != nil {
+			w.mu.Lock()
+			w.err = first
+			w.mu.Unlock()
+		}
+	}
+	w.done <- first
+}
+
+// finish waits for the writes and commits a batch directory.
+func (w *blobWriter) finish() error {
+	if !w.started {
+		return errors.New("no key was exported")
+	}
+	close(w.queue)
+	w.started = false
+	if err := <-w.done; err != nil {
+		w.removeTmp()
+		return err
+	}
+	if w.tmp != "" {
+		if err := fsx.CommitDir(w.tmp, w.outDir); err != nil {
+			w.removeTmp()
+			return cli.WithHint(fmt.Errorf("--out-dir: %w", err), "outputs are never overwritten: choose a new directory")
+		}
+		w.tmp = ""
+	}
+	return nil
+}
+
+// abort stops the writer and removes a batch's temporary directory. A
+// single --out already written stays: it was complete and checked.
+func (w *blobWriter) abort() {
+	if w.started {
+		close(w.queue)
+		w.started = false
+		<-w.done
+	}
+	w.removeTmp()
+}
+
+func (w *blobWriter) removeTmp() {
+	if w.tmp != "" {
+		os.RemoveAll(w.tmp)
+		w.tmp = ""
+	}
 }
 
 // checkBlob parses a written .byok and checks it against what was meant:
-// same kid and ciphertext, and a ciphertext length that fits the KEK size
-// and the target type.
+// same kid, ciphertext and generator, and a ciphertext length that fits the
+// KEK size and the target type.
 func checkBlob(data []byte, kek *byok.KEK, j *exportJob) error {
 	b, err := byok.ParseBlob(data)
 	if err != nil {
@@ -472,49 +588,6 @@ func checkBlob(data []byte, kek *byok.KEK, j *exportJob) error {
 	if err := byok.CheckCiphertextLen(kek, j.info, len(b.Ciphertext)); err != nil {
 		return fmt.Errorf("read-back of %s: %w", j.out, libErr(err))
 	}
-	return nil
-}
-
-// writeOutputs writes the .byok files: one with fsx.WriteNew, or a batch
-// into a temporary directory committed whole with fsx.CommitDir, so a failure
-// leaves nothing half-written. Each file is read back and checked.
-func writeOutputs(o *exportOpts, jobs []*exportJob, kek *byok.KEK) error {
-	if err := assignOutputs(o, jobs, true); err != nil {
-		return err
-	}
-	if o.outDir == "" {
-		j := jobs[0]
-		if err := fsx.WriteNew(j.out, j.blob, 0o644); err != nil {
-			return cli.WithHint(fmt.Errorf("writing %s: %w", j.out, err), "outputs are never overwritten: choose a new name")
-		}
-		return readBack(j, kek, j.out)
-	}
-	tmp, err := fsx.TempDirFor(o.outDir)
-	if err != nil {
-		return cli.WithHint(fmt.Errorf("--out-dir: %w", err), "outputs are never overwritten: choose a new directory")
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			os.RemoveAll(tmp)
-		}
-	}()
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	for _, j := range jobs {
-		p := filepath.Join(tmp, filepath.Base(j.out))
-		if err := fsx.WriteNew(p, j.blob, 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", j.out, err)
-		}
-		if err := readBack(j, kek, p); err != nil {
-			return err
-		}
-	}
-	if err := fsx.CommitDir(tmp, o.outDir); err != nil {
-		return cli.WithHint(fmt.Errorf("--out-dir: %w", err), "outputs are never overwritten: choose a new directory")
-	}
-	committed = true
 	return nil
 }
 

@@ -14,7 +14,7 @@ import (
 // exportFromHSM exports the PKCS#11 jobs (all on one token) in one session
 // with one login: it finds every object and checks every target before the
 // first wrap, then exports each (the pre-flight check runs once per type).
-func exportFromHSM(e *env, o *exportOpts, hjobs []*exportJob, kek *byok.KEK, kwpMech uint, all []*exportJob) error {
+func exportFromHSM(e *env, o *exportOpts, hjobs []*exportJob, kek *byok.KEK, kwpMech uint, all []*exportJob, w *blobWriter) error {
 	u := hjobs[0].uri
 	pinSrc := o.pin
 	if !pinSrc.Given() && u.PINFile() != "" {
@@ -48,12 +48,30 @@ func exportFromHSM(e *env, o *exportOpts, hjobs []*exportJob, kek *byok.KEK, kwp
 	defer s.Logout()
 	o.hsm = &exportHSMJSON{ModulePath: m.Path, ModuleSHA256: m.SHA256, Token: slot.Token, Library: m.Library}
 
+	// The exporter starts its pre-flight preparation in the background.
+	x, err := byok.NewHSMExporter(s, kek, byok.HSMOptions{KWPMechanism: kwpMech, TwoStep: o.twoStep, Rehearsal: o.rehearsal})
+	if err != nil {
+		return libErr(err)
+	}
+	defer x.Close()
+
 	// Find and check every key before wrapping any.
+	uris := make([]*hsm.URI, len(hjobs))
 	for i, j := range hjobs {
-		obj, err := s.FindURI(j.uri)
-		if err != nil {
-			return hsmHint(keyErr(j.src, err), j.uri)
+		uris[i] = j.uri
+	}
+	objs, err := s.FindAll(uris)
+	if err != nil {
+		// Name the key whose lookup failed.
+		for _, j := range hjobs {
+			if _, ferr := s.FindURI(j.uri); ferr != nil {
+				return hsmHint(keyErr(j.src, ferr), j.uri)
+			}
 		}
+		return hsmHint(libErr(err), u)
+	}
+	for i, j := range hjobs {
+		obj := objs[i]
 		j.obj = obj
 		info, err := byok.TargetFromObject(obj)
 		if err != nil {
@@ -71,11 +89,6 @@ func exportFromHSM(e *env, o *exportOpts, hjobs []*exportJob, kek *byok.KEK, kwp
 		return err
 	}
 
-	x, err := byok.NewHSMExporter(s, kek, byok.HSMOptions{KWPMechanism: kwpMech, TwoStep: o.twoStep, Rehearsal: o.rehearsal})
-	if err != nil {
-		return libErr(err)
-	}
-	defer x.Close()
 	for _, j := range hjobs {
 		res, err := x.Export(j.obj)
 		if err != nil {
@@ -83,6 +96,9 @@ func exportFromHSM(e *env, o *exportOpts, hjobs []*exportJob, kek *byok.KEK, kwp
 		}
 		j.ciphertext, j.mechanism, j.preflight, j.deviations = res.Ciphertext, res.Mechanism, res.Preflight, res.Deviations
 		j.generator = x.Generator()
+		if err := w.add(j); err != nil {
+			return err
+		}
 	}
 	return nil
 }
