@@ -99,8 +99,9 @@ func marshalStatement(st *intoto.Statement) ([]byte, error) {
 }
 
 // signEnvelope signs the statement as a DSSE envelope with one signature
-// whose keyid is the signer's verifier key (an unauthenticated hint, as DSSE
-// defines keyid).
+// whose keyid is go-securesystemslib's SHA256KeyID of the signer's key (an
+// unauthenticated hint, as DSSE defines keyid; the signed predicate names
+// the full verifier key).
 func signEnvelope(s *Signer, st *intoto.Statement) ([]byte, error) {
 	payload, err := marshalStatement(st)
 	if err != nil {

@@ -80,29 +80,24 @@ func BenchmarkVerify100k(b *testing.B) {
 }
 
 // TestVerify100kUnderOneSecond keeps the benchmark's promise in the normal
-// test run (skipped with -short, and under the race detector's slowdown).
+// test run, measured in CPU time (the wall clock on a shared machine says
+// more about the neighbours): at most 1 s of CPU per GOMAXPROCS, with slack.
+// The signature checks are constant cost and left to the benchmark.
 func TestVerify100kUnderOneSecond(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("large")
 	}
 	dir := filepath.Join(t.TempDir(), "c")
 	writeLargeCeremony(t, dir, 100000)
-	op, _, _ := goldenSigners(t)
-	if _, err := SignWith(dir, op, "operator", testOptions()); err != nil {
-		t.Fatal(err)
+	start, cpu0 := time.Now(), cpuTime()
+	rep, err := Verify(dir, nil)
+	if err != nil || len(rep.Events) != 100000 {
+		t.Fatalf("%v (%d events)", err, len(rep.Events))
 	}
-	best, bestCPU := time.Hour, time.Hour
-	for i := 0; i < 3; i++ {
-		start, cpu0 := time.Now(), cpuTime()
-		if _, err := Verify(dir, nil); err != nil {
-			t.Fatal(err)
-		}
-		best = min(best, time.Since(start))
-		bestCPU = min(bestCPU, cpuTime()-cpu0)
-	}
-	t.Logf("verified 100,000 events in %v wall, %v CPU (GOMAXPROCS %d)", best, bestCPU, runtime.GOMAXPROCS(0))
-	if best > 2*time.Second { // 1 s target, with slack for a loaded CI machine
-		t.Errorf("verifying 100,000 events took %v", best)
+	wall, cpu := time.Since(start), cpuTime()-cpu0
+	t.Logf("verified 100,000 events in %v wall, %v CPU (GOMAXPROCS %d)", wall, cpu, runtime.GOMAXPROCS(0))
+	if cpu > 2*time.Second {
+		t.Errorf("verifying 100,000 events took %v of CPU", cpu)
 	}
 }
 

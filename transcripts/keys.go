@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -143,7 +144,9 @@ type dsseSigner struct{ s *Signer }
 func (d dsseSigner) Sign(ctx context.Context, data []byte) ([]byte, error) {
 	return d.s.dsseSign(ctx, data)
 }
-func (d dsseSigner) KeyID() (string, error) { return d.s.vkey, nil }
+// KeyID is the DSSE keyid: go-securesystemslib's SHA256KeyID of the public
+// key (hex SHA-256 of its PKIX DER), which that library's verifiers match.
+func (d dsseSigner) KeyID() (string, error) { return dsse.SHA256KeyID(d.s.key.Public()) }
 
 // Verifier checks signatures by one public key. It implements note.Verifier.
 type Verifier struct {
@@ -253,7 +256,7 @@ func (d dsseVerifier) Verify(_ context.Context, data, sig []byte) error {
 	}
 	return nil
 }
-func (d dsseVerifier) KeyID() (string, error)   { return d.v.vkey, nil }
+func (d dsseVerifier) KeyID() (string, error)   { return dsse.SHA256KeyID(d.v.publicKey()) }
 func (d dsseVerifier) Public() crypto.PublicKey { return d.v.publicKey() }
 
 func (v *Verifier) publicKey() crypto.PublicKey {

@@ -31,7 +31,7 @@ func sortedNames(m map[string][]byte) []string {
 }
 
 // positions samples byte offsets of a file: the first and last 8, and about
-// 96 spread evenly in between.
+// 48 spread evenly in between.
 func positions(n int) []int {
 	seen := map[int]bool{}
 	var out []int
@@ -45,7 +45,7 @@ func positions(n int) []int {
 		add(i)
 		add(n - 1 - i)
 	}
-	step := max(1, n/96)
+	step := max(1, n/48)
 	for i := 0; i < n; i += step {
 		add(i)
 	}

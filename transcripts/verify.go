@@ -13,7 +13,10 @@ import (
 	"strconv"
 	"strings"
 
+	intoto "github.com/in-toto/attestation/go/v1"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"golang.org/x/mod/sumdb/note"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // ErrVerify is wrapped by the error Verify returns when anything fails.
@@ -488,24 +491,32 @@ func checkSignature(dir, notePath, dssePath, key string, ch *chain, good int64, 
 	if err != nil {
 		return fail(dssePath, "", "%s", strings.TrimPrefix(err.Error(), "transcripts: "))
 	}
-	hint := env.Signatures[0].KeyID
-
+	// The signer's key: from the trust file, or else the one the signed
+	// payload names (checked below against both signatures).
+	var unverified intoto.Statement
+	if err := protojson.Unmarshal(payload, &unverified); err != nil {
+		return fail(dssePath, "payload", "not an in-toto statement: %v", err)
+	}
+	_, _, claimedKey := claimedSigner(&unverified)
 	var v *Verifier
 	var trustedRole string
 	if tv, role := trust.lookup(sig.Name, sig.KeyHash); tv != nil {
 		v, trustedRole = tv, role
-		if hint != tv.VerifierKey() {
-			return fail(dssePath, "signatures[0].keyid", "names key %q but the trust file has %q for %s", hint, tv.VerifierKey(), sig.Name)
+		if claimedKey != tv.VerifierKey() {
+			return fail(dssePath, "predicate.signer.key", "names key %q but the trust file has %q for %s", claimedKey, tv.VerifierKey(), sig.Name)
 		}
 	} else {
-		hv, err := NewVerifier(hint)
+		hv, err := NewVerifier(claimedKey)
 		if err != nil {
-			return fail(dssePath, "signatures[0].keyid", "%s", strings.TrimPrefix(err.Error(), "transcripts: "))
+			return fail(dssePath, "predicate.signer.key", "%s", strings.TrimPrefix(err.Error(), "transcripts: "))
 		}
 		if hv.Name() != sig.Name || hv.KeyHash() != sig.KeyHash {
-			return fail(dssePath, "signatures[0].keyid", "key %s+%s does not match the note's signer %s+%s", hv.Name(), hv.KeyID(), sig.Name, keyIDHex(sig.KeyHash))
+			return fail(dssePath, "predicate.signer.key", "key %s+%s does not match the note's signer %s+%s", hv.Name(), hv.KeyID(), sig.Name, keyIDHex(sig.KeyHash))
 		}
 		v = hv
+	}
+	if want, _ := dsse.SHA256KeyID(v.publicKey()); env.Signatures[0].KeyID != want {
+		return fail(dssePath, "signatures[0].keyid", "%q, want %q (SHA-256 of the signer's public key)", env.Signatures[0].KeyID, want)
 	}
 	// The note signature, checked by the note package itself.
 	n, err := note.Open(msg, note.VerifierList(v))
