@@ -144,6 +144,7 @@ type dsseSigner struct{ s *Signer }
 func (d dsseSigner) Sign(ctx context.Context, data []byte) ([]byte, error) {
 	return d.s.dsseSign(ctx, data)
 }
+
 // KeyID is the DSSE keyid: go-securesystemslib's SHA256KeyID of the public
 // key (hex SHA-256 of its PKIX DER), which that library's verifiers match.
 func (d dsseSigner) KeyID() (string, error) { return dsse.SHA256KeyID(d.s.key.Public()) }
