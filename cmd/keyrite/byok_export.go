@@ -692,7 +692,6 @@ func recordExports(o *exportOpts, jobs []*exportJob, results []exportJSON, kek *
 				{Name: "name", Value: j.name},
 				{Name: "ops", Value: strings.Join(j.ops, ",")},
 				{Name: "kty", Value: r.Kty},
-				{Name: "crv", Value: r.Crv},
 				{Name: "target", Value: r.Target},
 				{Name: "source", Value: j.src},
 				{Name: "generator", Value: j.generator},
@@ -701,6 +700,9 @@ func recordExports(o *exportOpts, jobs []*exportJob, results []exportJSON, kek *
 			Mechanism:  j.mechanism,
 			Result:     "ok",
 			Deviations: j.deviations,
+		}
+		if r.Crv != "" {
+			ev.Params = append(ev.Params, transcripts.Param{Name: "crv", Value: r.Crv})
 		}
 		if j.preflight != nil {
 			status := "passed"
