@@ -26,33 +26,52 @@
 // # API summary
 //
 // Module (one per library path and process, reference counted):
-// Load, LoadWith (tests), Close, Slots, FindToken, OpenSession, P11.
+// Load, LoadWith (tests: a fake or decorator), Close, Slots, FindToken
+// (TokenFilter: label, manufacturer, model, serial), OpenSession, P11;
+// fields Path, SHA256 (of the library file) and Library (C_GetInfo).
 //
-// Session: Login, LoginSO, Logout, Close, Find, FindOne, FindURI, Object
-// (describe a handle), MechanismInfo, Supports, Destroy; key helpers
-// ImportRSAPublicKey (session KEK object with CKA_WRAP), GenerateSessionAES,
-// ImportSessionAES, ImportSessionPrivateKey (throwaway session keys), WrapKey;
-// mechanisms OAEPSHA1 and RSAAESKeyWrap256. For calls without a helper (e.g.
-// C_Decrypt, C_Sign, C_GenerateKeyPair) use s.P11() with s.Handle() and wrap
-// failures with WrapError(op, context, err), so that they carry the same
-// advice and sentinels. New helpers for other areas go in their own files in
-// this package (decrypt.go, sign.go, keygen.go), built on the same Session.
+// Session: Login, LoginSO (PIN []byte, wiped), Logout, Close, Token (the
+// TokenInfo: label, manufacturer, model, serial, firmware; Describe gives
+// "manufacturer model, firmware X" for the .byok generator field), Find,
+// FindOne, FindURI, FindAll (many URIs in one pass over the token's objects:
+// use it for batches, a token search costs time per object), Object (read a
+// handle's public attributes into an *Object), MechanismInfo, Supports,
+// Destroy. Key helpers: ImportRSAPublicKey (a session KEK object with
+// CKA_WRAP), GenerateSessionAES, ImportSessionAES, ImportSessionPrivateKey
+// (throwaway session keys), WrapKey; mechanisms OAEPSHA1, RSAAESKeyWrap256.
+// Other areas' helpers live in their own files on the same Session:
+// rsadecrypt.go (RSAPrivateKey: DecryptOAEPSHA256, DecryptRaw), keygen.go
+// (GenerateRSAKeyPair), cert.go (Certificate, FindCertificate,
+// StoreCertificate), sign.go (ECDSASigner, OpenSigner). For calls without a
+// helper use s.P11() with s.Handle() and wrap failures with WrapError(op,
+// context, err), so that they carry the same advice and sentinels.
 //
-// URI: ParseURI, IsURI, String, TokenFilter, ObjectTemplate, PINFile
-// (RFC 7512, strict; the validation rules are on the URI type).
+// Object: Class, KeyType, Label, ID, Bits, Curve, ValueLen, Modulus,
+// PublicExponent, ECParams, Extractable, Sensitive, NeverExtractable,
+// AlwaysSensitive, WrapWithTrusted, Wrap, Token, Private; Summary and
+// TypeString for messages. Names: ClassName, KeyTypeName, MechanismName;
+// curves: CurveFromParams, ECParamsFor.
+//
+// URI: ParseURI, IsURI, String, Redacted, TokenFilter, ObjectTemplate,
+// ObjectDescription, PINFile; RedactPIN for echoing a refused URI (RFC 7512,
+// strict; the validation rules are on the URI type).
 //
 // Errors: *Error (Op, Code, Context) for failed calls, matching the sentinels
 // ErrNotExtractable, ErrPINIncorrect, ErrPINLocked, ErrMechanismInvalid,
 // ErrKeyFunctionNotPermitted, ErrKeyNotWrappable, ErrTokenNotRecognized,
 // ErrGeneral, ErrNotLoggedIn through errors.Is; and ErrModuleLoad,
 // ErrTokenNotFound, ErrObjectNotFound, ErrAmbiguous, ErrURI from this
-// package's own checks. Code(err) extracts a CKR_ value, CodeName names it.
+// package's own checks (token and object errors list what exists). Code(err)
+// extracts a CKR_ value, CodeName names it.
 //
 // # Testing
 //
 // All PKCS#11 calls go through the PKCS11 interface, which *pkcs11.Ctx
-// satisfies. Unit tests substitute a fake or a decorator (hsm/hsmfake); real
-// behaviour is tested on SoftHSM2 tokens made per test by hsm/softhsmtest.
+// satisfies. Unit tests substitute an in-memory stub or a decorator of a
+// real module (hsm/hsmfake: injected failures, recorded mechanisms, an
+// emulated CKM_RSA_AES_KEY_WRAP); real behaviour is tested on SoftHSM2
+// tokens made per test by hsm/softhsmtest. FuzzParseURI fuzzes the URI
+// parser (its seeds run with the normal tests).
 //
 // # Secrets
 //
