@@ -184,7 +184,7 @@ func Verify(dir string, trust *Trust) (*Report, error) {
 	}
 	for _, t := range ch.torn {
 		add(Problem{File: TranscriptFile, Line: t.Line, Interrupted: true,
-			Message: fmt.Sprintf("incomplete line (%d bytes) left by an interrupted step; the %d line(s) before it verify; reopening the ceremony closes it with an aborted record", t.Size, t.Line-1)})
+			Message: fmt.Sprintf("unfinished line (%d bytes) left by an interrupted step; the %d line(s) before it verify; reopening the ceremony closes it with an aborted record", t.Size, t.Line-1)})
 	}
 	good := int64(len(ch.lines)) - int64(len(ch.torn)) // lines a checkpoint may cover
 	if cerr != nil && len(ch.entries) > 0 {
