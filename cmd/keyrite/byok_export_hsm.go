@@ -62,10 +62,13 @@ func exportFromHSM(e *env, o *exportOpts, hjobs []*exportJob, kek *byok.KEK, kwp
 	}
 	objs, err := s.FindAll(uris)
 	if err != nil {
-		// Name the key whose lookup failed.
-		for _, j := range hjobs {
-			if _, ferr := s.FindURI(j.uri); ferr != nil {
-				return hsmHint(keyErr(j.src, ferr), j.uri)
+		// Name the key whose lookup failed (the error names its object;
+		// for a small batch, find which --key it was).
+		if len(hjobs) <= 16 {
+			for _, j := range hjobs {
+				if _, ferr := s.FindURI(j.uri); ferr != nil {
+					return hsmHint(keyErr(j.src, ferr), j.uri)
+				}
 			}
 		}
 		return hsmHint(libErr(err), u)
@@ -130,7 +133,7 @@ func hsmHint(err error, u *hsm.URI) error {
 	case errors.Is(err, byok.ErrHSMTarget):
 		hint = "name the private key (type=private) or secret key (type=secret-key) to export"
 	case errors.Is(err, hsm.ErrMechanismInvalid):
-		hint = "the HSM lacks a mechanism BYOK needs; try --kwp-mechanism 0x210A or 0x210B"
+		hint = "the HSM lacks a mechanism BYOK needs, or rejects its parameters: try --two-step, and --kwp-mechanism 0x210A or 0x210B"
 	case errors.Is(err, hsm.ErrTokenNotRecognized):
 		hint = "initialise the token, or check that the module is the right vendor's"
 	case errors.Is(err, hsm.ErrGeneral):
