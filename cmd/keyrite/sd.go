@@ -18,6 +18,7 @@ import (
 	"github.com/keyrite/keyrite/internal/secret"
 	"github.com/keyrite/keyrite/internal/words"
 	"github.com/keyrite/keyrite/securitydomain"
+	"github.com/keyrite/keyrite/securitydomain/custodian"
 	"github.com/keyrite/keyrite/transcripts"
 )
 
@@ -141,9 +142,9 @@ func runSDRestore(e *env, args []string) error {
 			fmt.Sprintf("bring at least %d custodians' keys, each with --wrapping-key", sd.Required))
 	}
 
-	loader := newKeyLoader(pw, pin)
+	loader := newCustodianLoader(pw, pin)
 	defer loader.Close()
-	custodians, err := loader.loadCustodians(keys)
+	custodians, err := loadCustodians(loader, keys)
 	if err != nil {
 		return err
 	}
@@ -241,13 +242,13 @@ func restoreError(err error, sdPath string) error {
 
 func sdCertArtifactName(i int) string { return fmt.Sprintf("custodian_%d.cer", i) }
 
-func recordRestore(dir, sdPath string, sdData []byte, sd *securitydomain.SecurityDomain, exCert *x509.Certificate, cs []securitydomain.Custodian, res *securitydomain.RestoreResult, blob []byte, l *keyLoader) error {
+func recordRestore(dir, sdPath string, sdData []byte, sd *securitydomain.SecurityDomain, exCert *x509.Certificate, cs []securitydomain.Custodian, res *securitydomain.RestoreResult, blob []byte, l *custodian.Loader) error {
 	certs := make([]*x509.Certificate, len(cs))
 	for i := range cs {
 		certs[i] = cs[i].Cert
 	}
 	ev := ceremony.RestoreEvent(sdPath, sdData, sd, exCert, certs, res, blob)
-	info, all := l.hsmInfo()
+	info, all := l.HSMInfo()
 	ev.HSM = info
 	for i, t := range all {
 		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("token_%d", i), Value: t})
@@ -276,9 +277,9 @@ func runSDVerify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	loader := newKeyLoader(pw, pin)
+	loader := newCustodianLoader(pw, pin)
 	defer loader.Close()
-	custodians, err := loader.loadCustodians(keys)
+	custodians, err := loadCustodians(loader, keys)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/keyrite/keyrite/internal/secret"
 	"github.com/keyrite/keyrite/internal/words"
 	"github.com/keyrite/keyrite/securitydomain"
+	"github.com/keyrite/keyrite/securitydomain/custodian"
 	"github.com/keyrite/keyrite/transcripts"
 )
 
@@ -112,7 +113,7 @@ func runSDKeygen(e *env, args []string) error {
 	}
 
 	var cs []*keygenCustodian
-	loader := newKeyLoader(nil, pin)
+	loader := newCustodianLoader(nil, pin)
 	defer loader.Close()
 	var err error
 	if len(tokens) > 0 {
@@ -251,10 +252,10 @@ func keygenSoftware(n, size int, label string) ([]*keygenCustodian, error) {
 // distinct) without asking any PIN, then, token by token, asks the PIN,
 // generates the key pair, signs and stores the certificate and makes the key
 // decrypt-only.
-func keygenOnTokens(l *keyLoader, uris []string, size int, label string) ([]*keygenCustodian, error) {
+func keygenOnTokens(l *custodian.Loader, uris []string, size int, label string) ([]*keygenCustodian, error) {
 	type plan struct {
-		u    *hsm.URI
-		conn *tokenConn
+		u   *hsm.URI
+		tok *custodian.Token
 	}
 	var plans []plan
 	for i, s := range uris {
@@ -268,16 +269,16 @@ func keygenOnTokens(l *keyLoader, uris []string, size int, label string) ([]*key
 		if u.Token == "" && u.Serial == "" {
 			return nil, cli.WithHint(cli.Usagef("--token %s names no token: add token=LABEL (or serial=...)", u.Redacted()), "one custodian, one token: name each by its label")
 		}
-		conn, err := l.token(u)
+		tok, err := l.Token(u)
 		if err != nil {
-			return nil, err
+			return nil, custodianError(err, true)
 		}
 		for j, p := range plans {
-			if p.conn == conn {
-				return nil, cli.WithHint(cli.Usagef("--token %d and --token %d name the same token %q", j+1, i+1, conn.sess.Token().Label), "one custodian, one token: each custodian's key must live on their own card")
+			if p.tok == tok {
+				return nil, cli.WithHint(cli.Usagef("--token %d and --token %d name the same token %q", j+1, i+1, tok.Label()), "one custodian, one token: each custodian's key must live on their own card")
 			}
 		}
-		plans = append(plans, plan{u, conn})
+		plans = append(plans, plan{u, tok})
 	}
 	var cs []*keygenCustodian
 	var made []string
@@ -289,8 +290,8 @@ func keygenOnTokens(l *keyLoader, uris []string, size int, label string) ([]*key
 			"remove those new keys and certificates from their tokens (or use new labels) before running keygen again")
 	}
 	for i, p := range plans {
-		if err := l.login(p.conn); err != nil {
-			return nil, fail(err)
+		if err := p.tok.Login(); err != nil {
+			return nil, fail(custodianError(err, true))
 		}
 		keyLabel := p.u.Object
 		if keyLabel == "" {
@@ -298,7 +299,7 @@ func keygenOnTokens(l *keyLoader, uris []string, size int, label string) ([]*key
 		}
 		id := make([]byte, 16)
 		rand.Read(id)
-		s := p.conn.sess
+		s := p.tok.Session()
 		k, err := s.GenerateRSAKeyPair(hsm.RSAKeyPairOptions{Bits: size, Label: keyLabel, ID: id, Sign: true})
 		if err != nil {
 			return nil, fail(cli.WithHint(sdErrorf(err, "token %q: %s", s.Token().Label, sdMsg(err)), "check that the token can generate RSA-"+fmt.Sprint(size)+" keys and has room"))
@@ -324,7 +325,7 @@ func keygenOnTokens(l *keyLoader, uris []string, size int, label string) ([]*key
 	return cs, nil
 }
 
-func recordKeygen(dir string, cs []*keygenCustodian, req []byte, m, size int, onTokens bool, l *keyLoader) error {
+func recordKeygen(dir string, cs []*keygenCustodian, req []byte, m, size int, onTokens bool, l *custodian.Loader) error {
 	ev := transcripts.Event{
 		Step:    "sd.keygen",
 		Action:  fmt.Sprintf("generated %d security-domain custodian keys (RSA-%d, quorum %d) and the download request", len(cs), size, m),
@@ -348,7 +349,7 @@ func recordKeygen(dir string, cs []*keygenCustodian, req []byte, m, size int, on
 		v := c.X5T256 + " " + c.Key
 		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("custodian_%d", c.Index), Value: v})
 	}
-	info, all := l.hsmInfo()
+	info, all := l.HSMInfo()
 	ev.HSM = info
 	for i, t := range all {
 		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("token_%d", i), Value: t})

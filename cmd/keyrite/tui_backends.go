@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/internal/cli"
 	"github.com/keyrite/keyrite/securitydomain"
+	"github.com/keyrite/keyrite/securitydomain/custodian"
 )
 
 // guidedBackends hands the guided ceremony the code paths of the
@@ -109,34 +111,32 @@ func guidedPipe(data []byte) (*os.File, error) {
 func guidedFdPath(f *os.File) string { return fmt.Sprintf("/dev/fd/%d", f.Fd()) }
 
 // guidedOpenCustodian opens a custodian's key on a token the way `keyrite sd
-// restore --wrapping-key pkcs11:...` does (sd_keys.go: keyLoader), except
-// that the PIN comes from the ceremony UI instead of --pin-env/--pin-file or
-// the terminal. It logs in at once: the guided restore opens each share while
-// the card is present, then closes the session so the card can be removed.
+// restore --wrapping-key pkcs11:...` does (package custodian), except that
+// the PIN comes from the ceremony UI instead of --pin-env/--pin-file or the
+// terminal, and that it is asked at once (custodian.Loader.Open): the guided
+// restore opens each share while the card is present, then closes the
+// session so the card can be removed. Errors read as the subcommand's; an
+// error of the UI itself (cancelled) comes back as it is.
 func guidedOpenCustodian(uri string, pin func(string) ([]byte, error)) (securitydomain.Custodian, func() error, error) {
-	l := newKeyLoader(nil, nil)
-	fail := func(err error) (securitydomain.Custodian, func() error, error) {
+	var uiErr error
+	l := custodian.NewLoader(custodian.Options{PIN: func(prompt string) ([]byte, error) {
+		p, err := pin(prompt + " (not shown)")
+		uiErr = err
+		return p, err
+	}})
+	c, err := l.Open(uri)
+	if err != nil {
+		info, _ := l.HSMInfo()
 		l.Close()
+		switch {
+		case uiErr != nil && errors.Is(err, custodian.ErrNoSecret):
+			err = uiErr
+		case errors.Is(err, custodian.ErrLogin) && info != nil:
+			err = fmt.Errorf("token %q: %s", info.TokenLabel, sdMsg(err))
+		default:
+			err = custodianError(err, true)
+		}
 		return securitydomain.Custodian{}, nil, err
 	}
-	c, err := l.loadToken(uri)
-	if err != nil {
-		return fail(err)
-	}
-	tk, ok := c.Key.(*tokenKey)
-	if !ok {
-		return fail(fmt.Errorf("internal error: %s is not a token key", c.Name))
-	}
-	p, err := pin(fmt.Sprintf("PIN for token %q (not shown)", tk.conn.sess.Token().Label))
-	if err != nil {
-		return fail(err)
-	}
-	if err := tk.conn.sess.Login(p); err != nil { // Login wipes p
-		return fail(fmt.Errorf("token %q: %s", tk.conn.sess.Token().Label, sdMsg(err)))
-	}
-	tk.conn.loggedIn = true
-	if err := tk.open(); err != nil {
-		return fail(err)
-	}
-	return c, func() error { l.Close(); return nil }, nil
+	return c, l.Close, nil
 }
