@@ -21,6 +21,25 @@ func exportFromHSM(e *env, o *exportOpts, hjobs []*exportJob, kek *byok.KEK, kwp
 		pinSrc = &secret.Source{Kind: "PIN", File: u.PINFile()}
 	}
 
+	// A PIN from the environment or a file is read (and checked present)
+	// before the module is loaded; at the terminal it is asked for once the
+	// token is found, naming it.
+	var pin []byte
+	defer func() { secret.Wipe(pin) }()
+	readPIN := func(label string) error {
+		var err error
+		pin, err = pinSrc.Read(fmt.Sprintf("PIN for token %q: ", label))
+		if errors.Is(err, secret.ErrNoTerminal) {
+			return cli.WithHint(fmt.Errorf("the token's PIN is needed: %w", err), "give it with --pin-env NAME or --pin-file PATH")
+		}
+		return err
+	}
+	if pinSrc.Given() {
+		if err := readPIN(""); err != nil {
+			return err
+		}
+	}
+
 	m, err := hsm.Load(u.ModulePath)
 	if err != nil {
 		return hsmHint(libErr(err), u)
@@ -35,12 +54,10 @@ func exportFromHSM(e *env, o *exportOpts, hjobs []*exportJob, kek *byok.KEK, kwp
 		return hsmHint(libErr(err), u)
 	}
 	defer s.Close()
-	pin, err := pinSrc.Read(fmt.Sprintf("PIN for token %q: ", slot.Token.Label))
-	if err != nil {
-		if errors.Is(err, secret.ErrNoTerminal) {
-			return cli.WithHint(fmt.Errorf("the token's PIN is needed: %w", err), "give it with --pin-env NAME or --pin-file PATH")
+	if pin == nil {
+		if err := readPIN(slot.Token.Label); err != nil {
+			return err
 		}
-		return err
 	}
 	if err := s.Login(pin); err != nil { // wipes pin
 		return hsmHint(libErr(err), u)
