@@ -409,3 +409,50 @@ func TestExportRefusals(t *testing.T) {
 		t.Errorf("0x210B: err = %v", err)
 	}
 }
+
+// TestTargetFromObject: which HSM objects are BYOK targets (no token needed).
+func TestTargetFromObject(t *testing.T) {
+	key := func(class, kt uint, bits int, curve string, valueLen int) *hsm.Object {
+		return &hsm.Object{Label: "k", Class: class, KeyType: kt, Bits: bits, Curve: curve, ValueLen: valueLen, Extractable: true}
+	}
+	ok := []struct {
+		o    *hsm.Object
+		want string
+	}{
+		{key(pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_RSA, 2048, "", 0), "RSA-2048"},
+		{key(pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_RSA, 4096, "", 0), "RSA-4096"},
+		{key(pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_EC, 521, "P-521", 0), "EC P-521"},
+		{key(pkcs11.CKO_SECRET_KEY, pkcs11.CKK_AES, 192, "", 24), "AES-192"},
+	}
+	for _, tt := range ok {
+		info, err := byok.TargetFromObject(tt.o)
+		if err != nil || info.String() != tt.want {
+			t.Errorf("%s: %v, %v", tt.want, info, err)
+		}
+	}
+	wwt := key(pkcs11.CKO_SECRET_KEY, pkcs11.CKK_AES, 256, "", 32)
+	wwt.WrapWithTrusted = true
+	stuck := key(pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_EC, 256, "P-256", 0)
+	stuck.Extractable = false
+	bad := []struct {
+		o    *hsm.Object
+		is   error
+		want string
+	}{
+		{key(pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_RSA, 1024, "", 0), byok.ErrUnsupported, "RSA-1024"},
+		{key(pkcs11.CKO_PRIVATE_KEY, pkcs11.CKK_EC, 256, "secp256k1", 0), byok.ErrUnsupported, "EC on secp256k1"},
+		{key(pkcs11.CKO_PRIVATE_KEY, hsm.CKK_EC_EDWARDS, 255, "Ed25519", 0), byok.ErrUnsupported, "EC-Edwards"},
+		{key(pkcs11.CKO_SECRET_KEY, pkcs11.CKK_AES, 512, "", 64), byok.ErrUnsupported, "64-byte value"},
+		{key(pkcs11.CKO_SECRET_KEY, pkcs11.CKK_GENERIC_SECRET, 256, "", 32), byok.ErrUnsupported, "generic-secret"},
+		{key(pkcs11.CKO_PUBLIC_KEY, pkcs11.CKK_RSA, 2048, "", 0), byok.ErrHSMTarget, "public-key, not a private or secret key"},
+		{&hsm.Object{Label: "k", Class: pkcs11.CKO_CERTIFICATE, KeyType: hsm.NoKeyType}, byok.ErrHSMTarget, "certificate"},
+		{wwt, hsm.ErrKeyNotWrappable, "CKA_WRAP_WITH_TRUSTED=true"},
+		{stuck, hsm.ErrNotExtractable, "CKA_EXTRACTABLE=false"},
+	}
+	for _, tt := range bad {
+		_, err := byok.TargetFromObject(tt.o)
+		if !errors.Is(err, tt.is) || !errors.Is(err, byok.ErrHSMTarget) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v", tt.want, err)
+		}
+	}
+}

@@ -228,3 +228,46 @@ func TestFindAll(t *testing.T) {
 		t.Errorf("private and public: %v", err)
 	}
 }
+
+// TestWrapRefusalsOnToken: the codes SoftHSM gives for a wrap-with-trusted
+// target and for a wrapping key without CKA_WRAP map to their sentinels.
+func TestWrapRefusalsOnToken(t *testing.T) {
+	tok := softhsmtest.New(t, "vendor")
+	s := open(t, tok)
+	target, err := s.P11().CreateObject(s.Handle(), []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_WRAP_WITH_TRUSTED, true),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, "trusted-only"),
+		pkcs11.NewAttribute(pkcs11.CKA_VALUE, make([]byte, 32)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.Object(target)
+	if err != nil || !o.WrapWithTrusted || !o.Extractable {
+		t.Fatalf("%+v %v", o, err)
+	}
+	aes, err := s.GenerateSessionAES(256, hsm.SecretKeyOptions{Extractable: true, Wrap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.WrapKey(pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_WRAP_PAD, nil), aes, target, `"trusted-only"`)
+	if !errors.Is(err, hsm.ErrKeyNotWrappable) || !strings.Contains(err.Error(), "only the security officer can mark a key trusted") {
+		t.Errorf("wrap-with-trusted: %v", err)
+	}
+	noWrap, err := s.GenerateSessionAES(256, hsm.SecretKeyOptions{Extractable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.GenerateSessionAES(128, hsm.SecretKeyOptions{Extractable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.WrapKey(pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_WRAP_PAD, nil), noWrap, other, "")
+	if !errors.Is(err, hsm.ErrKeyFunctionNotPermitted) || !strings.Contains(err.Error(), "CKA_WRAP=true") {
+		t.Errorf("wrapping key without CKA_WRAP: %v", err)
+	}
+}
