@@ -38,6 +38,8 @@ var (
 	// ErrCorrupt: the transcript cannot be appended to (broken chain, damaged
 	// line before the end, missing files). Verify says exactly what.
 	ErrCorrupt = errors.New("transcripts: transcript is damaged")
+	// ErrNotCeremony: the directory exists, is not empty and holds no transcript.
+	ErrNotCeremony = errors.New("transcripts: not a ceremony directory")
 	// ErrClosed: the Ceremony was closed.
 	ErrClosed = errors.New("transcripts: ceremony is closed")
 )
@@ -168,21 +170,30 @@ func (c *Ceremony) Checkpoint() CheckpointRef {
 }
 
 func (c *Ceremony) load() error {
-	if err := os.MkdirAll(filepath.Join(c.dir, ArtifactsDir), 0o750); err != nil {
-		return fmt.Errorf("transcripts: %w", err)
-	}
-	if err := fsx.SyncDir(c.dir); err != nil {
-		return fmt.Errorf("transcripts: %w", err)
-	}
 	path := filepath.Join(c.dir, TranscriptFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		// Only an empty directory (or one holding just the artifacts
+		// directory a crashed first Open made) becomes a ceremony: a
+		// mistyped --ceremony pointing at a home directory must not.
+		if names, _ := listDir(c.dir); !(len(names) == 0 || len(names) == 1 && names[0] == ArtifactsDir) {
+			return fmt.Errorf("%w: %s has no %s and is not empty; give a new or empty directory for a new ceremony", ErrNotCeremony, c.dir, TranscriptFile)
+		}
+		if names, _ := listDir(filepath.Join(c.dir, ArtifactsDir)); len(names) > 0 {
+			return fmt.Errorf("%w: %s has artifacts but no %s", ErrNotCeremony, c.dir, TranscriptFile)
+		}
 		if err := c.create(path); err != nil {
 			return err
 		}
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
+		return fmt.Errorf("transcripts: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(c.dir, ArtifactsDir), 0o750); err != nil {
+		return fmt.Errorf("transcripts: %w", err)
+	}
+	if err := fsx.SyncDir(c.dir); err != nil {
 		return fmt.Errorf("transcripts: %w", err)
 	}
 	ch, err := parseChain(data)
@@ -441,13 +452,18 @@ func (c *Ceremony) append(ev Event, torn []TornLine) error {
 	buf = append(buf, line...)
 	buf = append(buf, '\n')
 	fault("line", c.f, buf)
+	// After a failed write or sync the file's tail is unknown: stop
+	// appending (ErrClosed); the next Open sees and closes the damage.
 	if _, err := c.f.Write(buf); err != nil {
+		c.Close()
 		return fmt.Errorf("transcripts: appending to %s: %w", TranscriptFile, err)
 	}
 	if err := c.f.Sync(); err != nil {
+		c.Close()
 		return fmt.Errorf("transcripts: syncing %s: %w", TranscriptFile, err)
 	}
 	if err := fsx.SyncDir(c.dir); err != nil {
+		c.Close()
 		return fmt.Errorf("transcripts: %w", err)
 	}
 	fault("synced", c.f, nil)

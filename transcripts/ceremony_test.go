@@ -71,3 +71,25 @@ func mustRead(t testing.TB, path string) []byte {
 	}
 	return b
 }
+
+func TestOpenRefusesNonCeremonyDir(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644)
+	if _, err := Open(dir); !errors.Is(err, ErrNotCeremony) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, TranscriptFile)); err == nil {
+		t.Fatal("transcript created in a non-empty directory")
+	}
+	// An existing empty directory is fine.
+	empty := t.TempDir()
+	c, err := Open(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second process is refused while the first holds it.
+	if _, err := Open(empty); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second open: %v", err)
+	}
+	c.Close()
+}
