@@ -296,6 +296,19 @@ func unexpected(n string) string {
 }
 
 func (r *Report) finish() error {
+	// Empty lists, not null, in JSON.
+	if r.Events == nil {
+		r.Events = []Entry{}
+	}
+	if r.Artifacts == nil {
+		r.Artifacts = []ArtifactRef{}
+	}
+	if r.Checkpoints == nil {
+		r.Checkpoints = []CheckpointReport{}
+	}
+	if r.Problems == nil {
+		r.Problems = []Problem{}
+	}
 	r.OK = len(r.Problems) == 0
 	if r.OK {
 		return nil
