@@ -84,7 +84,7 @@ func (l *Loader) Close() error {
 			errs = append(errs, t.sess.Logout())
 		}
 		errs = append(errs, t.sess.Close(), t.mod.Close())
-		t.loggedIn = false
+		t.loggedIn, t.closed = false, true
 	}
 	l.order, l.tokens = nil, map[string]*Token{}
 	for _, err := range errs {
@@ -119,6 +119,7 @@ type Token struct {
 	mod      *hsm.Module
 	sess     *hsm.Session
 	loggedIn bool
+	closed   bool   // by Loader.Close: the module may be unloaded
 	pinFile  string // from the URI's pin-source
 	pin      func(prompt string) ([]byte, error)
 }
@@ -160,12 +161,25 @@ func (l *Loader) Token(u *hsm.URI) (*Token, error) {
 func (t *Token) Label() string { return t.sess.Token().Label }
 
 // Session is the token's session, for operations this package does not do
-// (generating keys). Do not close it or log it out.
+// (generating keys). Do not close it or log it out, nor use it after
+// Loader.Close.
 func (t *Token) Session() *hsm.Session { return t.sess }
+
+// usable fails once the Loader was closed: the session is gone and the
+// module may be unloaded, so nothing may call into it.
+func (t *Token) usable() error {
+	if t.closed {
+		return errorf(ErrSession, nil, "token %q: the session was closed", t.sess.Token().Label)
+	}
+	return nil
+}
 
 // Login logs the token's user in, once: it reads the PIN from the URI's
 // pin-source file or asks Options.PIN, and clears it after the login.
 func (t *Token) Login() error {
+	if err := t.usable(); err != nil {
+		return err
+	}
 	if t.loggedIn {
 		return nil
 	}

@@ -141,6 +141,9 @@ func (k *tokenKey) open() error {
 }
 
 func (k *tokenKey) DecryptOAEPSHA256(ct []byte) ([]byte, error) {
+	if err := k.tok.usable(); err != nil {
+		return nil, err
+	}
 	if err := k.open(); err != nil {
 		return nil, err
 	}
