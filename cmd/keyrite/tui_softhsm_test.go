@@ -136,7 +136,9 @@ func TestGuidedRestoreWithCards(t *testing.T) {
 	if err := e.SDRestore(); err != nil {
 		t.Fatalf("%v\n%s", err, ui.Log())
 	}
-	ui.Contains(`PIN for token "custodian-2" (not shown)`, "custodian 1: share opened (x=3", "custodian 2: share opened (x=2", "ok: Restore blob written")
+	ui.Contains(`PIN for token "custodian-2" (not shown)`, "custodian 1: share opened (x=3",
+		`token "custodian-1": C_Login (token "custodian-1"): CKR_PIN_INCORRECT`,
+		"custodian 2: share opened (x=2", "ok: Restore blob written")
 	// Check the blob with the exchange private key.
 	kb := tuiRead(t, set+"/exchange_key.pem")
 	p, _ := pem.Decode(kb)
@@ -163,4 +165,48 @@ func tuiRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestGuidedOpenCustodian pins the guided backend's edges: the PIN comes
+// from the ceremony UI even when the certificate can only be found through
+// the key's CKA_ID (a login before the certificate is read), a cancelled
+// PIN prompt comes back as the UI's own error, and a URI error reads as the
+// subcommand's.
+func TestGuidedOpenCustodian(t *testing.T) {
+	set := tuiVectors + "/sd/n3_q2_rsa2048"
+	tok := softhsmtest.New(t, "custodian-9")
+	key, err := securitydomain.ParsePrivateKeyPEM(tuiRead(t, set+"/wrap_0.pem"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := securitydomain.ParseCertificate(tuiRead(t, set+"/wrap_0.cer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.WritePrivateKey(t, key, softhsmtest.Options{Label: "wrap", ID: "07", Sensitive: true})
+	tok.WriteCertificate(t, cert.Raw, softhsmtest.Options{Label: "cert-of-wrap", ID: "07"})
+
+	var prompts []string
+	c, closeKey, err := guidedOpenCustodian(tok.URI("wrap"), func(p string) ([]byte, error) {
+		prompts = append(prompts, p)
+		return []byte(tok.PIN), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Cert.Equal(cert) || len(prompts) != 1 || prompts[0] != `PIN for token "custodian-9" (not shown)` {
+		t.Fatalf("certificate %v, prompts %q", c.Cert.Subject, prompts)
+	}
+	if err := closeKey(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, _, err = guidedOpenCustodian(tok.URI("wrap"), func(string) ([]byte, error) { return nil, ceremony.ErrCancelled })
+	if err != ceremony.ErrCancelled {
+		t.Fatalf("cancelled PIN prompt: %v", err)
+	}
+	_, _, err = guidedOpenCustodian("pkcs11:token=custodian-9?module-path="+tok.Module, nil)
+	if err == nil || err.Error() != "--wrapping-key pkcs11:token=custodian-9?module-path="+tok.Module+" names no key: add object=LABEL or id=ID" {
+		t.Fatalf("URI naming no key: %v", err)
+	}
 }
