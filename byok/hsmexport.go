@@ -239,7 +239,7 @@ func (e *HSMExporter) wrap(path *WrapPath, wrapping, target pkcs11.ObjectHandle,
 	if path.Single {
 		return e.s.WrapKey(hsm.RSAAESKeyWrap256(), wrapping, target, what)
 	}
-	aes, err := e.s.GenerateSessionAES(256, hsm.SecretKeyOptions{Label: "keyrite-ephemeral", Extractable: true, Wrap: true, Sensitive: true})
+	aes, err := e.s.GenerateSessionAES(256, hsm.SecretKeyOptions{Extractable: true, Wrap: true, Sensitive: true})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package byok_test
 import (
 	"crypto/rand"
 	"fmt"
+	"runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -25,20 +26,21 @@ import (
 //     objects by label in one pass (Session.FindAll) with each checked as a
 //     target, and the AES-256 pre-flight check (KEK import, throwaway key,
 //     wrap, software unwrap);
-//   - exports: per key, the wrap, the ciphertext length check, the .byok
-//     encoding, and its read-back parse on a second goroutine (as the
-//     command's writer does).
+//   - exports: per key, the wrap, the .byok encoding, its read-back parse
+//     (byok.ParseBlob) and the ciphertext length check, all on the critical
+//     path (the command does the read-back on its writer goroutine, beside
+//     the writes, so this is the conservative figure).
 //
 // Writing files is not included (fsync dominates and is the same for any
 // tool). Times are medians over the runs, as wall time and as this process's
-// CPU time (SoftHSM runs in-process). The verdicts are on wall time, which is
-// what an operator waits for: the export loop's overhead over the raw wraps
-// under 20%, and the whole tool run (prepare + exports) under 2 s. The CPU
-// figures show where the work goes: the strict read-back parse
-// (byok.ParseBlob, ~38 µs a blob) runs on the second core; and SoftHSM
-// charges almost as much for reading the attributes of a token object
-// (~60 µs) as for a wrap (~80 µs), so the lookup by label, which must read
-// every object's label once, is the largest part of the run beyond the wraps.
+// CPU time (SoftHSM runs in-process); the machines are shared, so wall time
+// also counts waiting for a core. The verdicts: the export loop's overhead
+// over the raw wraps under 20%, and the whole tool run (prepare + exports)
+// under 2 s, both in CPU time, which a neighbour's load disturbs least; the
+// wall figures are reported beside them. Beyond the per-key loop, the run's
+// largest cost is the lookup by label: SoftHSM charges almost as much for
+// reading a token object's attributes (~60 µs) as for a wrap (~80 µs), and a
+// lookup by label must read every object's label once.
 func BenchmarkExport1000AES(b *testing.B) {
 	const n = 1000
 	tok := softhsmtest.New(b, "bench")
@@ -114,36 +116,19 @@ func BenchmarkExport1000AES(b *testing.B) {
 		}
 	}
 	exports := func() {
-		// As the command does: the .byok read-back (parse and checks) runs
-		// on a second goroutine while the HSM wraps the next key.
-		type made struct {
-			data   []byte
-			target byok.TargetInfo
-		}
-		queue, done := make(chan made, 64), make(chan error)
-		go func() {
-			var first error
-			for m := range queue {
-				back, err := byok.ParseBlob(m.data)
-				if err == nil {
-					err = byok.CheckCiphertextLen(kek, m.target, len(back.Ciphertext))
-				}
-				if first == nil {
-					first = err
-				}
-			}
-			done <- first
-		}()
 		for _, o := range found {
 			res, err := x.Export(o)
 			if err != nil {
 				b.Fatal(err)
 			}
-			queue <- made{byok.NewBlob(kek, res.Ciphertext, x.Generator()).Marshal(), res.Target}
-		}
-		close(queue)
-		if err := <-done; err != nil {
-			b.Fatal(err)
+			data := byok.NewBlob(kek, res.Ciphertext, x.Generator()).Marshal()
+			back, err := byok.ParseBlob(data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := byok.CheckCiphertextLen(kek, res.Target, len(back.Ciphertext)); err != nil {
+				b.Fatal(err)
+			}
 		}
 		if err := x.Close(); err != nil {
 			b.Fatal(err)
@@ -190,11 +175,11 @@ func BenchmarkExport1000AES(b *testing.B) {
 	if b.N < 5 {
 		return // too few runs for a verdict (the benchmark's first, calibrating run)
 	}
-	if o := 100 * (expWall/rawWall - 1); o >= 20 {
-		b.Errorf("export loop overhead %.1f%% (wall) over the raw wraps (%.0f ms vs %.0f ms); the target is under 20%%", o, expWall, rawWall)
+	if o := 100 * (expCPU/rawCPU - 1); o >= 20 {
+		b.Errorf("export loop overhead %.1f%% (CPU) over the raw wraps (%.0f ms vs %.0f ms); the target is under 20%%", o, expCPU, rawCPU)
 	}
-	if toolWall >= 2000 {
-		b.Errorf("exporting %d keys took %.0f ms; the target is under 2 s", n, toolWall)
+	if toolCPU >= 2000 || toolWall >= 2000 {
+		b.Errorf("exporting %d keys took %.0f ms (%.0f ms CPU); the target is under 2 s", n, toolWall, toolCPU)
 	}
 }
 
@@ -202,6 +187,7 @@ func BenchmarkExport1000AES(b *testing.B) {
 type timings struct{ wall, cpu []float64 }
 
 func (t *timings) run(f func()) {
+	runtime.GC() // each part pays for its own garbage, not the previous part's
 	w, c := time.Now(), cpuTime()
 	f()
 	t.cpu = append(t.cpu, ms(cpuTime()-c))
