@@ -271,3 +271,21 @@ func TestWrapRefusalsOnToken(t *testing.T) {
 		t.Errorf("wrapping key without CKA_WRAP: %v", err)
 	}
 }
+
+// TestBadConfiguration: SoftHSM with a configuration it cannot read fails
+// C_Initialize with CKR_GENERAL_ERROR, which says to check the configuration.
+func TestBadConfiguration(t *testing.T) {
+	mod := softhsmtest.Module(t)
+	t.Setenv("SOFTHSM2_CONF", t.TempDir()+"/missing.conf")
+	m, err := hsm.Load(mod)
+	if err == nil {
+		m.Close()
+		t.Fatal("Load succeeded with a missing configuration")
+	}
+	if !errors.Is(err, hsm.ErrGeneral) || !strings.Contains(err.Error(), "cannot initialise PKCS#11 module") || !strings.Contains(err.Error(), "SOFTHSM2_CONF") {
+		t.Errorf("err = %v", err)
+	}
+	// A later Load with a good configuration works: the failed one left nothing behind.
+	tok := softhsmtest.New(t, "vendor")
+	open(t, tok)
+}
