@@ -3,9 +3,7 @@ package transcripts
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,14 +31,9 @@ var ErrAttestation = errors.New("transcripts: invalid attestation")
 // and every output artifact recorded in those lines ("artifacts/NAME"); the
 // predicate carries the checkpoint and the signer.
 func statementFor(ch *chain, ref CheckpointRef, signerName, role, vkey string) (*intoto.Statement, error) {
-	h := sha256.New()
-	for _, l := range ch.lines[:ref.Size] {
-		h.Write(l)
-		h.Write([]byte{'\n'})
-	}
 	subjects := []*intoto.ResourceDescriptor{{
 		Name:   TranscriptFile,
-		Digest: map[string]string{"sha256": hex.EncodeToString(h.Sum(nil))},
+		Digest: map[string]string{"sha256": ch.prefixSHA256(ref.Size)},
 	}}
 	seen := map[string]bool{}
 	for _, e := range ch.entries {

@@ -18,6 +18,40 @@ type chain struct {
 	entries []*Entry    // the valid events, in order
 	torn    []TornLine  // trailing lines that are incomplete or unparsable, not yet acknowledged
 	origin  string
+
+	prefix map[int64]string    // memo: hex SHA-256 of the first n lines with their newlines
+	roots  map[int64]tlog.Hash // memo: tree root at size n
+}
+
+// prefixSHA256 is the hex SHA-256 of the first n lines with their newlines.
+func (ch *chain) prefixSHA256(n int64) string {
+	if d, ok := ch.prefix[n]; ok {
+		return d
+	}
+	h := sha256.New()
+	for _, l := range ch.lines[:n] {
+		h.Write(l)
+		h.Write([]byte{'\n'})
+	}
+	d := fmt.Sprintf("%x", h.Sum(nil))
+	if ch.prefix == nil {
+		ch.prefix = map[int64]string{}
+	}
+	ch.prefix[n] = d
+	return d
+}
+
+// root is the tree root over the first n lines.
+func (ch *chain) root(n int64) tlog.Hash {
+	if r, ok := ch.roots[n]; ok {
+		return r
+	}
+	r := rootHash(ch.leaves[:n])
+	if ch.roots == nil {
+		ch.roots = map[int64]tlog.Hash{}
+	}
+	ch.roots[n] = r
+	return r
 }
 
 // LineError locates a problem in transcript.jsonl.
@@ -61,14 +95,14 @@ func parseChain(data []byte) (*chain, error) {
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		complete--
 	}
-	ch.leaves = make([]tlog.Hash, len(ch.lines))
-	for i, l := range ch.lines {
-		ch.leaves[i] = tlog.RecordHash(l)
-	}
 	if len(ch.lines) == 0 {
 		return ch, &LineError{Line: 1, Err: fmt.Errorf("%w: the transcript is empty", ErrFormat)}
 	}
-	parsed := parseAll(ch.lines[:complete])
+	parsed := parseAll(ch.lines)
+	ch.leaves = make([]tlog.Hash, len(ch.lines))
+	for i := range parsed {
+		ch.leaves[i] = parsed[i].leaf
+	}
 	ch.entries = make([]*Entry, 0, len(parsed))
 	var pending []TornLine // unparsable lines waiting for an aborted record
 	var pendingErr *LineError
@@ -107,7 +141,7 @@ func parseChain(data []byte) (*chain, error) {
 		}
 		want := zeroHash
 		if i > 0 {
-			want = lineHash(ch.lines[i-1])
+			want = parsed[i-1].hash
 		}
 		if e.Prev != want {
 			return ch, &LineError{Line: n, Seq: e.Seq, Field: "prev", Err: fmt.Errorf("%w: %s is not the SHA-256 of line %d (%s)", ErrFormat, e.Prev, n-1, want)}
@@ -129,18 +163,29 @@ func parseChain(data []byte) (*chain, error) {
 }
 
 type parseResult struct {
-	e   *Entry
-	err error
+	e    *Entry
+	err  error
+	hash string    // hex SHA-256 of the line (the next line's prev)
+	leaf tlog.Hash // RFC 6962 leaf hash
 }
 
-// parseAll parses lines on every CPU: parsing is independent per line and
-// dominates verification time; linking stays sequential.
+func (r *parseResult) do(line []byte, parse bool) {
+	if parse {
+		r.e, r.err = ParseEntry(line)
+	}
+	r.hash = lineHash(line)
+	r.leaf = tlog.RecordHash(line)
+}
+
+// parseAll parses and hashes lines on every CPU: this is independent per
+// line and dominates verification time; linking stays sequential. (An
+// unterminated last line is parsed too; parseChain ignores the result.)
 func parseAll(lines [][]byte) []parseResult {
 	out := make([]parseResult, len(lines))
 	workers := runtime.GOMAXPROCS(0)
 	if len(lines) < 256 || workers < 2 {
 		for i, l := range lines {
-			out[i].e, out[i].err = ParseEntry(l)
+			out[i].do(l, true)
 		}
 		return out
 	}
@@ -155,7 +200,7 @@ func parseAll(lines [][]byte) []parseResult {
 		go func() {
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
-				out[i].e, out[i].err = ParseEntry(lines[i])
+				out[i].do(lines[i], true)
 			}
 		}()
 	}

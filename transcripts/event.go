@@ -128,12 +128,10 @@ func ParseEntry(line []byte) (*Entry, error) {
 		return nil, fmt.Errorf("%w: %d bytes, more than the %d allowed", ErrFormat, len(line), MaxLineSize)
 	}
 	if fe, ok := fastDecode(line); ok {
-		if re, err := json.Marshal(fe); err == nil && bytes.Equal(re, line) {
-			if err := checkEntry(fe); err != nil {
-				return nil, err
-			}
-			return fe, nil
+		if err := checkEntry(fe); err != nil {
+			return nil, err
 		}
+		return fe, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()

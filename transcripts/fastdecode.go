@@ -4,14 +4,19 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"unicode/utf8"
 )
 
 // fastDecode decodes a line that is in the canonical form of an Entry,
 // walking the fixed field order instead of going through encoding/json's
 // reflection (five times faster; verification of long transcripts is
-// dominated by decoding). It only ever serves as a shortcut: ParseEntry
-// accepts its result only if json.Marshal of it gives the line back, and
-// falls back to encoding/json (and its error messages) whenever it fails.
+// dominated by decoding). It accepts exactly the canonical encoding: the
+// keys in order, optional (omitempty) fields only when non-empty, integers
+// as strconv.FormatInt writes them, and every string as json.Marshal writes
+// it (HTML-escaped, valid UTF-8, no raw control characters). So fastDecode
+// succeeding means json.Marshal of the result is the line; FuzzParseEntry
+// checks that. ParseEntry falls back to encoding/json (and its error
+// messages) whenever it fails.
 func fastDecode(b []byte) (*Entry, bool) {
 	d := &fdec{b: b}
 	e := &Entry{}
@@ -61,28 +66,28 @@ func fastDecode(b []byte) (*Entry, bool) {
 		h := &HSMInfo{}
 		h.ModulePath = d.str()
 		if d.opt(`,"module_sha256":`) {
-			h.ModuleSHA256 = d.str()
+			h.ModuleSHA256 = d.nonEmpty(d.str())
 		}
 		if d.opt(`,"token_label":`) {
-			h.TokenLabel = d.str()
+			h.TokenLabel = d.nonEmpty(d.str())
 		}
 		if d.opt(`,"manufacturer":`) {
-			h.Manufacturer = d.str()
+			h.Manufacturer = d.nonEmpty(d.str())
 		}
 		if d.opt(`,"model":`) {
-			h.Model = d.str()
+			h.Model = d.nonEmpty(d.str())
 		}
 		if d.opt(`,"serial":`) {
-			h.Serial = d.str()
+			h.Serial = d.nonEmpty(d.str())
 		}
 		if d.opt(`,"firmware":`) {
-			h.Firmware = d.str()
+			h.Firmware = d.nonEmpty(d.str())
 		}
 		d.lit(`}`)
 		e.HSM = h
 	}
 	if d.opt(`,"mechanism":`) {
-		e.Mechanism = d.str()
+		e.Mechanism = d.nonEmpty(d.str())
 	}
 	d.lit(`,"result":`)
 	e.Result = d.str()
@@ -158,7 +163,7 @@ func (d *fdec) int() int64 {
 		j++
 	}
 	n, err := strconv.ParseInt(string(d.b[d.i:j]), 10, 64)
-	if err != nil {
+	if err != nil || strconv.FormatInt(n, 10) != string(d.b[d.i:j]) {
 		d.err = errFast
 		return 0
 	}
@@ -184,10 +189,19 @@ func (d *fdec) str() string {
 			raw := d.b[d.i : j+1]
 			d.i = j + 1
 			if !escaped {
-				return string(raw[1 : len(raw)-1])
+				body := raw[1 : len(raw)-1]
+				if !marshalsAsIs(body) {
+					d.err = errFast
+				}
+				return string(body)
 			}
 			var s string
 			if json.Unmarshal(raw, &s) != nil {
+				d.err = errFast
+				return ""
+			}
+			// Escapes must be exactly json.Marshal's.
+			if re, err := json.Marshal(s); err != nil || string(re) != string(raw) {
 				d.err = errFast
 			}
 			return s
@@ -197,9 +211,41 @@ func (d *fdec) str() string {
 	return ""
 }
 
+// nonEmpty rejects an empty value where the field is omitempty.
+func (d *fdec) nonEmpty(s string) string {
+	if s == "" {
+		d.err = errFast
+	}
+	return s
+}
+
+// marshalsAsIs reports whether json.Marshal writes the string s between its
+// quotes unchanged: valid UTF-8, no control characters, no '"' or '\\', none
+// of the HTML characters < > & and no U+2028 or U+2029.
+func marshalsAsIs(s []byte) bool {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				return false
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+// array parses a non-empty array (every array of an Entry is omitempty).
 func (d *fdec) array(elem func()) {
 	d.lit(`[`)
 	if d.opt(`]`) {
+		d.err = errFast
 		return
 	}
 	for d.err == nil {

@@ -2,7 +2,9 @@ package transcripts
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -115,4 +117,53 @@ func FuzzSecretScan(f *testing.F) {
 		checkText("f", string(data), 1<<20)
 		checkParamName(string(data))
 	})
+}
+
+// TestFastDecodeAgreesWithEncodingJSON: the fast decoder accepts exactly the
+// canonical encoding, including strings json.Marshal escapes, and rejects
+// equivalent but non-canonical spellings that encoding/json would decode.
+func TestFastDecodeAgreesWithEncodingJSON(t *testing.T) {
+	tricky := []string{"a<b>&c", "caf\u00e9", "line\u2028sep", "tab\there", "quote\"back\\slash", "\u00ff\U0001F600", "x/y"}
+	for _, s := range tricky {
+		e := &Entry{V: 1, Seq: 1, Prev: zeroHash, OperatorTime: "2026-01-02T03:04:05.000Z", Step: "a.b",
+			Actor: Actor{Name: s, Role: "operator"}, Action: s, Params: []Param{{"n", s}},
+			Tool: Tool{Name: "keyrite", Version: "v1", Revision: "r", GoVersion: "go"}, Result: "ok", Deviations: []string{s}}
+		line, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := fastDecode(line)
+		if !ok {
+			t.Errorf("%q: canonical line refused: %s", s, line)
+			continue
+		}
+		if re, _ := json.Marshal(got); !bytes.Equal(re, line) {
+			t.Errorf("%q: decoded differently", s)
+		}
+	}
+	base, _ := json.Marshal(&Entry{V: 1, Seq: 1, Prev: zeroHash, OperatorTime: "2026-01-02T03:04:05.000Z", Step: "a.b",
+		Actor: Actor{Name: "al", Role: "operator"}, Action: "x/y é", Tool: Tool{Name: "keyrite", Version: "v1", Revision: "r", GoVersion: "go"}, Result: "ok"})
+	variants := []string{
+		strings.Replace(string(base), `"al"`, `"\u0061l"`, 1),
+		strings.Replace(string(base), `x/y`, `x\/y`, 1),
+		strings.Replace(string(base), `é`, `\u00e9`, 1),
+		strings.Replace(string(base), `"seq":1`, `"seq":01`, 1),
+		strings.Replace(string(base), `"seq":1`, `"seq": 1`, 1),
+		strings.Replace(string(base), `"result":"ok"`, `"mechanism":"","result":"ok"`, 1),
+		strings.Replace(string(base), `"result":"ok"`, `"result":"ok","deviations":[]`, 1),
+		strings.Replace(string(base), `"action":"x/y é"`, `"action":"x/y é","params":[]`, 1),
+		strings.Replace(string(base), `x/y é`, "x/y \xe9", 1),
+		strings.Replace(string(base), `x/y é`, "x/y <", 1),
+	}
+	for _, v := range variants {
+		if v == string(base) {
+			t.Fatalf("variant did not change the line")
+		}
+		if _, ok := fastDecode([]byte(v)); ok {
+			t.Errorf("non-canonical accepted: %s", v)
+		}
+		if _, err := ParseEntry([]byte(v)); err == nil {
+			t.Errorf("ParseEntry accepted non-canonical: %s", v)
+		}
+	}
 }

@@ -168,6 +168,7 @@ func Verify(dir string, trust *Trust) (*Report, error) {
 	ch, cerr := parseChain(data)
 	r.Origin = ch.origin
 	r.Lines = int64(len(ch.lines))
+	r.Events = make([]Entry, 0, len(ch.entries))
 	for _, e := range ch.entries {
 		r.Events = append(r.Events, *e)
 	}
@@ -492,7 +493,7 @@ func checkSignature(dir, notePath, dssePath, key string, ch *chain, good int64, 
 	if ref.Size > good {
 		return fail(notePath, "checkpoint size", "%d, but only %d lines of %s verify", ref.Size, good, TranscriptFile)
 	}
-	if got := hexHash(rootHash(ch.leaves[:ref.Size])); got != ref.RootHash {
+	if got := hexHash(ch.root(ref.Size)); got != ref.RootHash {
 		return fail(notePath, "checkpoint root hash", "%s is not the root hash of the first %d lines of %s (%s): the transcript was changed after it was signed", ref.RootHash, ref.Size, TranscriptFile, got)
 	}
 
