@@ -13,7 +13,20 @@ import (
 // pyQuote encodes s as a JSON string the way Python's json.dumps does with its
 // defaults (ensure_ascii=True): the az CLI wrote every file we must match.
 func pyQuote(s string) string {
+	// Fast path: printable ASCII without quote or backslash (every base64url
+	// field, tag and algorithm name) is written as is.
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return `"` + s + `"`
+	}
 	var b strings.Builder
+	b.Grow(len(s) + 2)
 	b.WriteByte('"')
 	for _, r := range s {
 		switch {
