@@ -28,10 +28,13 @@ type Backends struct {
 	Export func(req ExportRequest) (*ExportResult, error)
 
 	// OpenCustodian opens a custodian's wrapping key on a token named by a
-	// PKCS#11 URI, as `keyrite sd restore --wrapping-key pkcs11:...` does;
-	// pin is called once, after the certificate is found and before login.
-	// The returned close function ends the session (the card may then be
-	// removed).
+	// PKCS#11 URI, as `keyrite sd restore --wrapping-key pkcs11:...` does
+	// (package securitydomain/custodian); pin is called once, before the
+	// login (after the certificate is read, unless the certificate can only
+	// be found through the private key's CKA_ID), unless the URI has a
+	// pin-source. An error of pin itself (ErrCancelled) is returned as it
+	// is. The returned close function ends the session (the card may then
+	// be removed).
 	OpenCustodian func(uri string, pin func(prompt string) ([]byte, error)) (securitydomain.Custodian, func() error, error)
 }
 

@@ -240,8 +240,6 @@ func restoreError(err error, sdPath string) error {
 	return cli.WithHint(sdErrorf(err, "%s", msg), hint)
 }
 
-func sdCertArtifactName(i int) string { return fmt.Sprintf("custodian_%d.cer", i) }
-
 func recordRestore(dir, sdPath string, sdData []byte, sd *securitydomain.SecurityDomain, exCert *x509.Certificate, cs []securitydomain.Custodian, res *securitydomain.RestoreResult, blob []byte, l *custodian.Loader) error {
 	certs := make([]*x509.Certificate, len(cs))
 	for i := range cs {
