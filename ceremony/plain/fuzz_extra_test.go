@@ -1,0 +1,39 @@
+package plain
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/keyrite/keyrite/ceremony"
+)
+
+// FuzzAnswers: whatever the operator types, Confirm and Choose never panic,
+// Choose returns an index in range, and running out of input cancels.
+func FuzzAnswers(f *testing.F) {
+	for _, s := range []string{"y\n2\n", "YES\r\n 3 \n", "maybe\nn\n0\n4\n1\n", "\n", "", "+1\n-0\n", strings.Repeat("x", 70000) + "\ny\n1\n"} {
+		f.Add(s)
+	}
+	opts := []string{"a", "b", "c"}
+	f.Fuzz(func(t *testing.T, in string) {
+		u := New(strings.NewReader(in), io.Discard)
+		if _, err := u.Confirm("ok?"); err != nil {
+			if !errors.Is(err, ceremony.ErrCancelled) {
+				t.Fatalf("Confirm: %v", err)
+			}
+			return
+		}
+		n, err := u.Choose("which?", opts)
+		if err != nil {
+			if !errors.Is(err, ceremony.ErrCancelled) {
+				t.Fatalf("Choose: %v", err)
+			}
+			return
+		}
+		if n < 0 || n >= len(opts) {
+			t.Fatalf("Choose returned %d", n)
+		}
+		u.AskText("text")
+	})
+}
