@@ -130,40 +130,15 @@ func (s *store) readJSON(path string, v any) (bool, error) {
 	return true, nil
 }
 
-// replaceJSON writes v to path atomically, replacing any previous version:
-// temporary file in the same directory, fsync, rename, fsync the directory.
+// replaceJSON writes v to path atomically, replacing any previous version
+// (fsx.Replace: temporary file, fsync, rename, fsync the directory).
 func (s *store) replaceJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	return fsx.SyncDir(dir)
+	return fsx.Replace(path, b, 0o600)
 }

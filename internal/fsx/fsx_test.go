@@ -58,3 +58,19 @@ func TestCommitDir(t *testing.T) {
 		t.Fatalf("empty dir replaced: %v", err)
 	}
 }
+
+func TestReplace(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	for _, v := range []string{"one", "two"} {
+		if err := Replace(p, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(p); string(b) != v {
+			t.Fatalf("content %q, want %q", b, v)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("left behind: %v", ents)
+	}
+}
