@@ -37,6 +37,22 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
+	if p.File != TranscriptFile {
+		// Another file, possibly bound by a transcript line.
+		s := p.File
+		if p.Field != "" && p.Line == 0 {
+			s += ", " + p.Field
+		}
+		s += ": " + p.Message
+		if p.Line > 0 {
+			s += fmt.Sprintf(" (%s line %d", TranscriptFile, p.Line)
+			if p.Field != "" {
+				s += ", " + p.Field
+			}
+			s += ")"
+		}
+		return s
+	}
 	s := p.File
 	if p.Line > 0 {
 		s += fmt.Sprintf(" line %d", p.Line)
