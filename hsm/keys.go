@@ -125,11 +125,15 @@ func (s *Session) ImportSessionPrivateKey(key any, label string) (pkcs11.ObjectH
 		if err != nil {
 			return 0, err
 		}
-		size := (k.Curve.Params().BitSize + 7) / 8
+		d, err := k.Bytes() // the fixed-length big-endian scalar
+		if err != nil {
+			return 0, fmt.Errorf("hsm: cannot encode the EC private key: %w", err)
+		}
+		defer clear(d)
 		t = append(t,
 			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
 			pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params),
-			pkcs11.NewAttribute(pkcs11.CKA_VALUE, k.D.FillBytes(make([]byte, size))),
+			pkcs11.NewAttribute(pkcs11.CKA_VALUE, d),
 		)
 	default:
 		return 0, fmt.Errorf("hsm: cannot import a %T as a private key", key)
