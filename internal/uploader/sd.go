@@ -335,55 +335,5 @@ func (c *Client) UploadSecurityDomain(ctx context.Context, hsmURL string, blob [
 }
 
 // UploadRequest returns the body of POST /securitydomain/upload as the az
-// CLI sends it (security-domain.md §9; the vectors' upload_request.json):
-// Python's json.dumps({"value": blob}, indent=2), i.e. the blob text as a
-// JSON string with non-ASCII characters escaped as \uXXXX.
-func UploadRequest(blob []byte) []byte {
-	var b strings.Builder
-	b.WriteString("{\n  \"value\": ")
-	pyQuote(&b, string(blob))
-	b.WriteString("\n}")
-	return []byte(b.String())
-}
-
-// pyQuote writes s as Python's json.dumps (ensure_ascii) writes a string:
-// only the printable ASCII characters 0x20..0x7e stay as they are.
-func pyQuote(b *strings.Builder, s string) {
-	const hex = "0123456789abcdef"
-	u := func(r rune) {
-		b.WriteString(`\u`)
-		for shift := 12; shift >= 0; shift -= 4 {
-			b.WriteByte(hex[(r>>shift)&0xf])
-		}
-	}
-	b.WriteByte('"')
-	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r < 0x20 || r == 0x7f:
-			u(r)
-		case r < 0x7f:
-			b.WriteRune(r)
-		case r <= 0xffff:
-			u(r)
-		default:
-			r -= 0x10000
-			u(0xd800 + (r>>10)&0x3ff)
-			u(0xdc00 + r&0x3ff)
-		}
-	}
-	b.WriteByte('"')
-}
+// CLI sends it; see securitydomain.UploadRequest.
+func UploadRequest(blob []byte) []byte { return securitydomain.UploadRequest(blob) }
