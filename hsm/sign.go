@@ -69,14 +69,11 @@ func parseECPoint(v []byte) (*ecdsa.PublicKey, error) {
 	if rest, err := asn1.Unmarshal(v, &inner); err == nil && len(rest) == 0 {
 		point = inner
 	}
-	if len(point) != 65 || point[0] != 4 {
-		return nil, errors.New("CKA_EC_POINT is not an uncompressed P-256 point")
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	if err != nil {
+		return nil, fmt.Errorf("CKA_EC_POINT is not an uncompressed P-256 point: %w", err)
 	}
-	x, y := new(big.Int).SetBytes(point[1:33]), new(big.Int).SetBytes(point[33:])
-	if !elliptic.P256().IsOnCurve(x, y) {
-		return nil, errors.New("CKA_EC_POINT is not on P-256")
-	}
-	return &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y}, nil
+	return pub, nil
 }
 
 // Public returns the *ecdsa.PublicKey.
