@@ -70,7 +70,7 @@ func parseSDFlags(e *env, fset *flag.FlagSet, args []string, help string) error 
 	pos, err := cli.Parse(fset, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(e.stdout, help)
-		return err
+		return flag.ErrHelp // this help replaces the generic flag list
 	}
 	if err != nil {
 		return cli.WithHint(err, "run with --help for the flags")
