@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // ErrTrust is wrapped by errors about a trust file.
@@ -101,7 +102,7 @@ func (t *Trust) init() error {
 	for i, k := range t.Keys {
 		v, err := NewVerifier(k.Key)
 		if err != nil {
-			return fmt.Errorf("%w: keys[%d]: %v", ErrTrust, i, err)
+			return fmt.Errorf("%w: keys[%d]: %s", ErrTrust, i, strings.TrimPrefix(err.Error(), "transcripts: "))
 		}
 		if v.Name() != k.Name {
 			return fmt.Errorf("%w: keys[%d]: name %q but the key is named %q", ErrTrust, i, k.Name, v.Name())

@@ -10,6 +10,7 @@ import (
 func TestParseTrustRules(t *testing.T) {
 	op, wit, _ := goldenSigners(t)
 	a, b := op.VerifierKey(), wit.VerifierKey()
+	a2 := testSigner(t, "alice2", edKey("alice")).VerifierKey()
 	cases := map[string]struct{ json, want string }{
 		"ok":             {`{"keys":[{"name":"alice","role":"operator","key":"` + a + `"}],"policy":{"operator":1}}`, ""},
 		"unknown field":  {`{"keys":[],"policy":{},"extra":1}`, "unknown field"},
@@ -24,7 +25,7 @@ func TestParseTrustRules(t *testing.T) {
 		"trailing data":  {`{"keys":[{"name":"alice","role":"operator","key":"` + a + `"}],"policy":{"operator":1}} {}`, "data after"},
 		"float count":    {`{"keys":[{"name":"alice","role":"operator","key":"` + a + `"}],"policy":{"operator":1.5}}`, "cannot unmarshal"},
 		"wrong key id":   {`{"keys":[{"name":"alice","role":"operator","key":"` + strings.Replace(a, "+ca35be5d+", "+ca35be5e+", 1) + `"}],"policy":{"operator":1}}`, "key id"},
-		"same key twice": {`{"keys":[{"name":"alice","role":"operator","key":"` + a + `"},{"name":"alice2","role":"witness","key":"` + strings.Replace(a, "alice", "alice2", 1) + `"}],"policy":{"operator":1}}`, "same public key"},
+		"same key twice": {`{"keys":[{"name":"alice","role":"operator","key":"` + a + `"},{"name":"alice2","role":"witness","key":"` + a2 + `"}],"policy":{"operator":1}}`, "same public key"},
 	}
 	for name, c := range cases {
 		_, err := ParseTrust([]byte(c.json))
