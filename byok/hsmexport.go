@@ -296,50 +296,17 @@ func (e *HSMExporter) Export(o *hsm.Object) (*HSMExport, error) {
 
 // CheckCiphertextLen checks that a ciphertext of n bytes is what wrapping a
 // target of type info under kek gives: the KEK's modulus size, then an
-// AES-KWP part whose length fits a plaintext of that type. HSMs encode keys in
-// their own valid ways, so the plaintext lengths allowed are ranges:
-//
-//   - AES: exactly 16, 24 or 32 bytes;
-//   - EC: from the minimal PKCS#8 (the RFC 5915 ECPrivateKey with neither
-//     parameters nor public key: 67, 80, 100 bytes for P-256, P-384, P-521)
-//     to the full one (138, 185, 241 bytes), plus up to 7 bytes of padding;
-//   - RSA: 1150-1240, 1730-1810, 2310-2390 bytes for 2048, 3072, 4096 (the
-//     CRT integers vary in length by a few bytes), plus padding.
+// AES-KWP part whose length fits a plaintext of that type, by the same rules
+// as Layouts (which byok inspect uses): HSMs encode keys in their own valid
+// ways, so EC plaintexts range from the minimal RFC 5915 encoding to the full
+// one and RSA ones over the usual spread of the CRT integers' lengths. Zero
+// padding to a multiple of 8 (SoftHSM 2.6.1) does not change the length.
 func CheckCiphertextLen(kek *KEK, info TargetInfo, n int) error {
-	lo, hi, ok := plaintextLenRange(info)
-	if !ok {
-		return fmt.Errorf("%w: no length rule for %s", ErrWrap, info)
-	}
-	kwpLen := n - kek.Size()
-	if kwpLen >= KWPLen(lo) && kwpLen <= KWPLen(hi+7) && kwpLen%8 == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: the ciphertext is %d bytes, which does not fit %s under an RSA-%d KEK (a %d-byte RSA part, then %d to %d bytes of AES-KWP)",
-		ErrWrap, n, info, kek.Bits(), kek.Size(), KWPLen(lo), KWPLen(hi+7))
-}
-
-func plaintextLenRange(info TargetInfo) (lo, hi int, ok bool) {
-	switch info.Type {
-	case TypeAES:
-		return info.Bits / 8, info.Bits / 8, true
-	case TypeEC:
-		switch info.Curve {
-		case "P-256":
-			return 67, 138, true
-		case "P-384":
-			return 80, 185, true
-		case "P-521":
-			return 100, 241, true
-		}
-	case TypeRSA:
-		switch info.Bits {
-		case 2048:
-			return 1150, 1240, true
-		case 3072:
-			return 1730, 1810, true
-		case 4096:
-			return 2310, 2390, true
+	for _, l := range Layouts(n, kek.Bits()) {
+		if slices.Contains(l.Targets, info.String()) {
+			return nil
 		}
 	}
-	return 0, 0, false
+	return fmt.Errorf("%w: the ciphertext is %d bytes, which does not fit %s under an RSA-%d KEK (a %d-byte RSA part, then an AES-KWP part of the key's size)",
+		ErrWrap, n, info, kek.Bits(), kek.Size())
 }
