@@ -34,15 +34,21 @@ import (
 // The raw wraps and the exports are interleaved in chunks of 50 keys, so
 // that both meet the same load on the shared machine. Writing files is not
 // included (fsync dominates and is the same for any tool). Times are medians
-// over the runs, as wall time and as this process's
-// CPU time (SoftHSM runs in-process); the machines are shared, so wall time
-// also counts waiting for a core. The verdicts: the export loop's overhead
-// over the raw wraps under 20%, and the whole tool run (prepare + exports)
-// under 2 s, both in CPU time, which a neighbour's load disturbs least; the
-// wall figures are reported beside them. Beyond the per-key loop, the run's
-// largest cost is the lookup by label: SoftHSM charges almost as much for
-// reading a token object's attributes (~60 µs) as for a wrap (~80 µs), and a
-// lookup by label must read every object's label once.
+// over the runs, as wall time and as this process's CPU time (SoftHSM runs
+// in-process); the machines are shared, so wall time also counts waiting for
+// a core. The verdicts: the export loop's overhead over the raw wraps under
+// 20%, and the whole tool run (prepare + exports) under 2 s, both in CPU
+// time, which a neighbour's load disturbs least; the wall figures are
+// reported beside them.
+//
+// Where the time goes (2026-11-22, load average 6-11 on 2 cores): the
+// exporter's own per-key work is within a few percent of the raw wraps; the
+// strict read-back parse (byok.ParseBlob, ~45 µs and 165 allocations a blob,
+// plus the garbage collection they cause) is most of the export loop's
+// overhead; and the lookup by label is the largest part of the run beyond
+// the loop, because SoftHSM charges almost as much for reading a token
+// object's attributes (~60 µs) as for a wrap (~80 µs), and a lookup by label
+// must read every object's label once.
 func BenchmarkExport1000AES(b *testing.B) {
 	const n = 1000
 	tok := softhsmtest.New(b, "bench")
