@@ -3,6 +3,7 @@ package transcripts
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -166,4 +167,36 @@ func TestFastDecodeAgreesWithEncodingJSON(t *testing.T) {
 			t.Errorf("ParseEntry accepted non-canonical: %s", v)
 		}
 	}
+}
+
+// FuzzVerify runs Verify over the golden ceremony with a fuzzed transcript
+// and a fuzzed signature note: no panic, and never OK unless the transcript
+// and note are the golden ones.
+func FuzzVerify(f *testing.F) {
+	files := readTreeF(f, goldenDir)
+	op, _, trust := goldenSigners(f)
+	noteName := "signatures/5-" + keyIDHex(op.KeyHash()) + ".note"
+	f.Add(files[TranscriptFile], files[noteName])
+	f.Fuzz(func(t *testing.T, transcript, note []byte) {
+		dir := t.TempDir()
+		for name, b := range files {
+			switch name {
+			case TranscriptFile:
+				b = transcript
+			case noteName:
+				b = note
+			}
+			p := filepath.Join(dir, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := Verify(dir, trust)
+		if err == nil && (!bytes.Equal(transcript, files[TranscriptFile]) || !bytes.Equal(note, files[noteName])) {
+			t.Fatalf("modified ceremony verified: %+v", rep)
+		}
+	})
 }

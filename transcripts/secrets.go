@@ -2,7 +2,6 @@ package transcripts
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -145,10 +144,11 @@ func isPrintable(b []byte) bool {
 	return true
 }
 
-// findDERPrivateKey returns the offset of a DER-encoded private key (PKCS#8,
-// PKCS#1 RSA, SEC 1 EC) found anywhere in data, or -1. Every private key
-// structure starts with SEQUENCE { INTEGER 0|1, ... }; each such candidate is
-// handed to the standard parsers.
+// findDERPrivateKey returns the offset of something shaped like a DER
+// private key (PKCS#8, PKCS#1 RSA, SEC 1 EC) anywhere in data, or -1. Every
+// such structure is SEQUENCE { INTEGER 0|1, ... }; candidates are judged by
+// their shape alone, never handed to a key parser, so that a hostile file
+// cannot make the scan slow (parsing validates keys, which is costly).
 func findDERPrivateKey(data []byte) int {
 	for i := 0; i+4 < len(data); i++ {
 		if data[i] != 0x30 {
@@ -163,41 +163,74 @@ func findDERPrivateKey(data []byte) int {
 		if end > len(data) || start+3 > len(data) {
 			continue
 		}
-		// INTEGER 0 (PKCS#8, PKCS#1) or INTEGER 1 (SEC 1).
+		// INTEGER 0 (PKCS#8, PKCS#1) or INTEGER 1 (SEC 1, PKCS#8 v2).
 		if data[start] != 0x02 || data[start+1] != 0x01 || data[start+2] > 1 {
 			continue
 		}
-		der := data[i:end]
-		if _, err := x509.ParsePKCS8PrivateKey(der); err == nil {
-			return i
-		}
-		if _, err := x509.ParsePKCS1PrivateKey(der); err == nil {
-			return i
-		}
-		if _, err := x509.ParseECPrivateKey(der); err == nil {
-			return i
-		}
-		// A PKCS#8 structure the standard library does not know (e.g. an
-		// X25519 or ML-DSA key) still has SEQUENCE { INTEGER 0, SEQUENCE
-		// {OID...}, OCTET STRING }: refuse that shape too.
-		if looksPKCS8(data[start:end]) {
+		body := data[start:end]
+		if looksPKCS8(body) || looksPKCS1(body) || looksSEC1(body) {
 			return i
 		}
 	}
 	return -1
 }
 
+// tlv splits one DER element off b: its tag, contents and the rest.
+func tlv(b []byte) (tag byte, content, rest []byte, ok bool) {
+	if len(b) < 2 {
+		return 0, nil, nil, false
+	}
+	hdr, n := derLength(b[1:])
+	if hdr == 0 || 1+hdr+n > len(b) {
+		return 0, nil, nil, false
+	}
+	return b[0], b[1+hdr : 1+hdr+n], b[1+hdr+n:], true
+}
+
+// looksPKCS8: INTEGER 0|1, AlgorithmIdentifier SEQUENCE { OID, ... },
+// privateKey OCTET STRING.
 func looksPKCS8(body []byte) bool {
-	// INTEGER 0|1, then AlgorithmIdentifier SEQUENCE { OBJECT IDENTIFIER ...
-	if len(body) < 8 || body[0] != 0x02 || body[1] != 0x01 || body[2] > 1 || body[3] != 0x30 {
+	_, _, rest, ok := tlv(body) // version
+	if !ok {
 		return false
 	}
-	hdr, n := derLength(body[4:])
-	if hdr == 0 || 4+1+hdr >= len(body) || body[4+hdr] != 0x06 {
+	tag, alg, rest, ok := tlv(rest)
+	if !ok || tag != 0x30 || len(alg) == 0 || alg[0] != 0x06 {
 		return false
 	}
-	next := 4 + hdr + n
-	return next < len(body) && body[next] == 0x04 // privateKey OCTET STRING
+	tag, _, _, ok = tlv(rest)
+	return ok && tag == 0x04
+}
+
+// looksPKCS1: INTEGER 0, then at least eight more INTEGERs (n, e, d, p, q,
+// dp, dq, qinv).
+func looksPKCS1(body []byte) bool {
+	rest := body
+	for k := 0; k < 9; k++ {
+		tag, _, r, ok := tlv(rest)
+		if !ok || tag != 0x02 {
+			return false
+		}
+		rest = r
+	}
+	return true
+}
+
+// looksSEC1: INTEGER 1, privateKey OCTET STRING of a curve scalar's size,
+// then nothing or the [0] parameters / [1] public key.
+func looksSEC1(body []byte) bool {
+	tag, v, rest, ok := tlv(body)
+	if !ok || tag != 0x02 || len(v) != 1 || v[0] != 1 {
+		return false
+	}
+	tag, k, rest, ok := tlv(rest)
+	if !ok || tag != 0x04 || len(k) < 20 || len(k) > 72 {
+		return false
+	}
+	if len(rest) == 0 {
+		return true
+	}
+	return rest[0] == 0xa0 || rest[0] == 0xa1
 }
 
 // derLength decodes a DER length; it returns the number of length bytes
