@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyrite/keyrite/internal/words"
@@ -227,7 +228,19 @@ func checkEntry(e *Entry) error {
 var (
 	matched      sync.Map // regexp+"\x00"+string -> bool
 	paramChecked sync.Map // name -> error (errOK for nil)
+	memoEntries  atomic.Int64
 )
+
+// memoLimit bounds the memo maps, so that a transcript full of distinct
+// names cannot grow a long-running process's memory.
+const memoLimit = 4096
+
+func memoStore(m *sync.Map, k, v any) {
+	if memoEntries.Load() < memoLimit {
+		memoEntries.Add(1)
+		m.Store(k, v)
+	}
+}
 
 // matchCached memoises re.MatchString for the few distinct step and role
 // names a transcript repeats on every line.
@@ -240,7 +253,7 @@ func matchCached(re *regexp.Regexp, s string) bool {
 		return v.(bool)
 	}
 	m := re.MatchString(s)
-	matched.Store(k, m)
+	memoStore(&matched, k, m)
 	return m
 }
 
@@ -256,9 +269,9 @@ func checkParamNameCached(name string) error {
 	}
 	err := checkParamName(name)
 	if err == nil {
-		paramChecked.Store(name, errOK)
+		memoStore(&paramChecked, name, errOK)
 	} else {
-		paramChecked.Store(name, err)
+		memoStore(&paramChecked, name, err)
 	}
 	return err
 }
@@ -278,9 +291,9 @@ func checkToolCached(t Tool) error {
 	}
 	err := checkToolText(t)
 	if err == nil {
-		toolChecked.Store(t, errOK)
+		memoStore(&toolChecked, t, errOK)
 	} else {
-		toolChecked.Store(t, err)
+		memoStore(&toolChecked, t, err)
 	}
 	return err
 }
