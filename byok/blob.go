@@ -129,6 +129,18 @@ func ParseBlob(data []byte) (*Blob, error) {
 	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
 		return nil, bad("not a JSON object; expected {\"schema_version\":\"1.0.0\",\"header\":{...},\"ciphertext\":\"...\",...}")
 	}
+	if b, ok := parseCanonical(data); ok {
+		return b, nil
+	}
+	return parseStrict(data)
+}
+
+// parseStrict is ParseBlob's general reader: any member order, whitespace,
+// padding variants, with a precise error for each deviation.
+func parseStrict(data []byte) (*Blob, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrBlob}, args...)...)
+	}
 	if err := checkJSON(data); err != nil {
 		return nil, bad("%v", err)
 	}
@@ -209,6 +221,66 @@ func ParseBlob(data []byte) (*Blob, error) {
 }
 
 var minCiphertext = kekBits[0]/8 + KWPLen(MinPlaintext)
+
+const (
+	canonPrefix    = `{"schema_version":"1.0.0","header":{"kid":"`
+	canonMid       = `","alg":"dir","enc":"CKM_RSA_AES_KEY_WRAP"},"ciphertext":"`
+	canonGenerator = `","generator":"`
+)
+
+// parseCanonical reads data when it is exactly what Marshal writes, with a
+// kid and generator of printable ASCII (no quote or backslash), without
+// building JSON maps: the read-back after every export takes this path. It
+// applies the same checks as parseStrict and reports ok only when they all
+// pass, so the result is what parseStrict returns (a test and a fuzz target
+// hold the two to that); anything else goes to parseStrict for its precise
+// error.
+func parseCanonical(data []byte) (*Blob, bool) {
+	rest, ok := bytes.CutPrefix(data, []byte(canonPrefix))
+	if !ok {
+		return nil, false
+	}
+	kid, rest, ok := bytes.Cut(rest, []byte(canonMid))
+	if !ok || !plainASCII(kid) {
+		return nil, false
+	}
+	ct, rest, ok := bytes.Cut(rest, []byte{'"'})
+	if !ok || len(ct) == 0 {
+		return nil, false
+	}
+	var gen []byte
+	if g, ok := bytes.CutPrefix(rest, []byte(canonGenerator[1:])); ok {
+		if gen, rest, ok = bytes.Cut(g, []byte{'"'}); !ok || len(gen) == 0 || !plainASCII(gen) {
+			return nil, false
+		}
+	}
+	if string(rest) != "}\n" {
+		return nil, false
+	}
+	if _, err := ParseKid(string(kid)); err != nil {
+		return nil, false
+	}
+	// Strict: no padding, no stray bits, so Marshal re-encodes the same text.
+	ciphertext, err := base64.RawURLEncoding.Strict().DecodeString(string(ct))
+	if err != nil || len(ciphertext)%8 != 0 || len(ciphertext) < minCiphertext {
+		return nil, false
+	}
+	return &Blob{
+		SchemaVersion: SchemaVersion, Kid: string(kid), Alg: AlgDir, Enc: EncRSAAESWrap,
+		Ciphertext: ciphertext, Generator: string(gen), raw: bytes.Clone(data),
+	}, true
+}
+
+// plainASCII reports whether b is printable ASCII without '"' or '\\', which
+// JSON writes as is.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
 
 // jsonString reads member name of obj as a string.
 func jsonString(obj map[string]json.RawMessage, name, prefix string, required bool) (string, error) {
