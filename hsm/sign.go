@@ -54,26 +54,11 @@ func (s *Session) ECDSASigner(priv *Object) (*ECDSASigner, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := parseECPoint(got[pkcs11.CKA_EC_POINT])
+	pub, err := parseECPoint(elliptic.P256(), got[pkcs11.CKA_EC_POINT])
 	if err != nil {
 		return nil, fmt.Errorf("hsm: %s: %w", pubObj.Summary(), err)
 	}
 	return &ECDSASigner{s: s, obj: priv, pub: pub}, nil
-}
-
-// parseECPoint reads CKA_EC_POINT: a DER OCTET STRING holding the
-// uncompressed point (PKCS#11 v2.40), or the bare point some modules return.
-func parseECPoint(v []byte) (*ecdsa.PublicKey, error) {
-	point := v
-	var inner []byte
-	if rest, err := asn1.Unmarshal(v, &inner); err == nil && len(rest) == 0 {
-		point = inner
-	}
-	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
-	if err != nil {
-		return nil, fmt.Errorf("CKA_EC_POINT is not an uncompressed P-256 point: %w", err)
-	}
-	return pub, nil
 }
 
 // Public returns the *ecdsa.PublicKey.

@@ -63,7 +63,9 @@ func TestEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &imp); err != nil || !strings.HasPrefix(imp.Kid, "https://demo.vault.azure.net/keys/app-key/") || imp.PublicKeyMatch == nil {
 		t.Fatalf("import --json %q: %v", r.stdout, err)
 	}
-	t.Logf("public_key_match=%v", *imp.PublicKeyMatch)
+	if !*imp.PublicKeyMatch {
+		t.Errorf("public_key_match false: the export records the target's public key, the service holds it")
+	}
 	offline("transcript", "verify", in("cer"))
 
 	// Security domain.

@@ -48,6 +48,9 @@ type exportJob struct {
 	obj  *hsm.Object
 	info byok.TargetInfo
 
+	pub     []byte // SPKI DER of the target's public key (nil: AES, or not known)
+	pubNote string // why pub is nil for an RSA or EC key
+
 	name string   // the key's name in the vault
 	ops  []string // its key_ops
 	out  string   // the .byok file (final path)
@@ -269,6 +272,9 @@ func (o *exportOpts) validate() ([]*exportJob, *byok.KEK, uint, error) {
 			return jobs, nil, 0, cli.WithHint(fileErr(src, err), hint)
 		}
 		j.file, j.soft, j.info = src, t, t.Info()
+		if j.pub, err = t.PublicSPKI(); err != nil {
+			j.pubNote = err.Error()
+		}
 		if j.name == "" {
 			j.name = strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
 		}
@@ -703,6 +709,15 @@ func recordExports(o *exportOpts, jobs []*exportJob, results []exportJSON, kek *
 		}
 		if r.Crv != "" {
 			ev.Params = append(ev.Params, transcripts.Param{Name: "crv", Value: r.Crv})
+		}
+		// The target's public key, so that the uploader can check the key
+		// the service imported is this one (public_key_match).
+		if j.pub != nil {
+			ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(j.name+".public.pem", transcripts.KindPublicKey,
+				pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: j.pub})))
+			ev.Params = append(ev.Params, transcripts.Param{Name: "public_key_sha256", Value: words.Sum(j.pub).Hex()})
+		} else if j.pubNote != "" {
+			ev.Params = append(ev.Params, transcripts.Param{Name: "public_key", Value: "not recorded: " + j.pubNote})
 		}
 		if j.preflight != nil {
 			status := "passed"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -98,6 +99,13 @@ func exportFromHSM(e *env, o *exportOpts, hjobs []*exportJob, kek *byok.KEK, kwp
 			return hsmHint(keyErr(j.src, err), j.uri)
 		}
 		j.info = info
+		if info.Type != byok.TypeAES {
+			if pub, err := s.PublicKeyOf(obj); err != nil {
+				j.pubNote = err.Error()
+			} else if j.pub, err = x509.MarshalPKIXPublicKey(pub); err != nil {
+				j.pubNote = err.Error()
+			}
+		}
 		if j.name == "" {
 			j.name = obj.Label
 		}
