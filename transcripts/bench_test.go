@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -81,28 +80,6 @@ func BenchmarkVerify100k(b *testing.B) {
 	// CPU time per verification: on a shared machine, wall time measures
 	// the neighbours.
 	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(n), "cpu-s/op")
-}
-
-// TestVerify100kUnderOneSecond keeps the benchmark's promise in the normal
-// test run, measured in CPU time (the wall clock on a shared machine says
-// more about the neighbours): at most 1 s of CPU per GOMAXPROCS, with slack.
-// The signature checks are constant cost and left to the benchmark.
-func TestVerify100kUnderOneSecond(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("large")
-	}
-	dir := filepath.Join(t.TempDir(), "c")
-	writeLargeCeremony(t, dir, 100000)
-	start, cpu0 := time.Now(), cpuTime()
-	rep, err := Verify(dir, nil)
-	if err != nil || len(rep.Events) != 100000 {
-		t.Fatalf("%v (%d events)", err, len(rep.Events))
-	}
-	wall, cpu := time.Since(start), cpuTime()-cpu0
-	t.Logf("verified 100,000 events in %v wall, %v CPU (GOMAXPROCS %d)", wall, cpu, runtime.GOMAXPROCS(0))
-	if cpu > 2*time.Second {
-		t.Errorf("verifying 100,000 events took %v of CPU", cpu)
-	}
 }
 
 // cpuTime is this process's user+system CPU time: on a shared machine the

@@ -1,5 +1,0 @@
-//go:build race
-
-package transcripts
-
-const raceEnabled = true
