@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/term"
@@ -20,6 +21,11 @@ import (
 // ErrNoTerminal means a secret was needed, no --*-env/--*-file was given, and
 // there is no terminal to ask on.
 var ErrNoTerminal = errors.New("no terminal to ask for the secret on")
+
+// MaxFileSize bounds a secret file (--pin-file, --password-file, pin-source):
+// a PIN or password is short, so a larger file is refused unread rather than
+// read whole (it is a wrong path, or a device such as /dev/zero).
+const MaxFileSize = 64 << 10
 
 // Source says where one kind of secret comes from.
 type Source struct {
@@ -60,9 +66,9 @@ func (s *Source) Read(prompt string) ([]byte, error) {
 		}
 		return []byte(v), nil
 	case s != nil && s.File != "":
-		b, err := os.ReadFile(s.File)
+		b, err := readFile(s.File, kind)
 		if err != nil {
-			return nil, fmt.Errorf("reading the %s file: %w", kind, err)
+			return nil, err
 		}
 		b = bytes.TrimSuffix(b, []byte("\n"))
 		b = bytes.TrimSuffix(b, []byte("\r"))
@@ -73,6 +79,26 @@ func (s *Source) Read(prompt string) ([]byte, error) {
 		return b, nil
 	}
 	return readTerminal(prompt)
+}
+
+// readFile reads at most MaxFileSize bytes of path. Its errors name the file
+// and the size, never the content.
+func readFile(path, kind string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s file: %w", kind, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		Wipe(b)
+		return nil, fmt.Errorf("reading the %s file %s: %w", kind, path, err)
+	}
+	if len(b) > MaxFileSize {
+		Wipe(b)
+		return nil, fmt.Errorf("the %s file %s holds more than %d bytes; a %s is short, so this is not the right file", kind, path, MaxFileSize, kind)
+	}
+	return b, nil
 }
 
 func readTerminal(prompt string) ([]byte, error) {
@@ -88,6 +114,7 @@ func readTerminal(prompt string) ([]byte, error) {
 	b, err := term.ReadPassword(int(tty.Fd()))
 	fmt.Fprintln(tty)
 	if err != nil {
+		Wipe(b)
 		return nil, fmt.Errorf("reading from the terminal: %w", err)
 	}
 	if len(b) == 0 {

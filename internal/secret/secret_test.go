@@ -31,3 +31,22 @@ func TestSources(t *testing.T) {
 		t.Fatal("empty file accepted")
 	}
 }
+
+func TestFileTooLarge(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pin")
+	big := strings.Repeat("7", MaxFileSize+1)
+	if err := os.WriteFile(p, []byte(big), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := (&Source{Kind: "PIN", File: p}).Read("")
+	if err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("oversized pin file: %v", err)
+	}
+	if strings.Contains(err.Error(), "7777") {
+		t.Fatalf("error echoes the file's content: %v", err)
+	}
+	// A device that never ends is refused, not read forever.
+	if _, err := (&Source{Kind: "PIN", File: "/dev/zero"}).Read(""); err == nil {
+		t.Fatal("/dev/zero accepted as a pin file")
+	}
+}
