@@ -10,7 +10,8 @@
 //	keyrite-uploader version
 //
 // Common flags: --ca FILE (an extra trusted CA, e.g. the emulator's ca.pem;
-// it also marks the target as a local stand-in), --token-env NAME (use the
+// it also marks the target as a local stand-in, which then needs --token-env),
+// --token-env NAME (use the
 // bearer token in environment variable NAME instead of the Azure SDK's
 // default credential chain).
 //
@@ -133,6 +134,9 @@ func (c *common) client() (*uploader.Client, error) {
 		cfg.Token = strings.TrimSpace(tok)
 	}
 	cl, err := uploader.New(cfg)
+	if errors.Is(err, uploader.ErrStandInToken) {
+		return nil, cli.WithHint(err, "give --token-env NAME with any token for the emulator (it accepts any); a real vault needs no --ca")
+	}
 	if err != nil {
 		return nil, cli.WithHint(err, "sign in with `az login`, set the AZURE_* environment variables, or use --token-env NAME")
 	}

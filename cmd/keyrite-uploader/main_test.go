@@ -96,6 +96,10 @@ func TestKEKCreateAndBlobUpload(t *testing.T) {
 	// An empty token variable is an error, not an anonymous call.
 	runCLI(t, "kek", "create", "--vault", url, "--name", "k", "--out", filepath.Join(dir, "k.pem"), "--ca", ca, "--token-env", "KR_EMPTY").
 		want(t, 1, "keyrite-uploader: error: kek create: --token-env KR_EMPTY: the environment variable is empty or unset")
+	// --ca without --token-env: the default Azure credential chain never
+	// serves a stand-in (its host and challenge are not checked).
+	runCLI(t, "kek", "create", "--vault", url, "--name", "k", "--out", filepath.Join(dir, "k.pem"), "--ca", ca).
+		want(t, 1, "never your Azure credentials", "keyrite-uploader: hint: give --token-env")
 }
 
 func TestSDCommands(t *testing.T) {

@@ -36,6 +36,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -55,7 +56,9 @@ type Config struct {
 	// resource is not checked against the request's host (the emulator
 	// answers for https://127.0.0.1:PORT with resource
 	// https://vault.azure.net, which the check would refuse). Real vaults
-	// never need it.
+	// never need it. Because those checks are off, a stand-in gets only the
+	// token given in Token (or Credential), never one from the default Azure
+	// credential chain: New refuses CAFile without one (ErrStandInToken).
 	CAFile string
 	// Token, if set, is used as the bearer token instead of
 	// DefaultAzureCredential. It is kept in memory only.
@@ -76,9 +79,21 @@ type Client struct {
 	local     bool
 }
 
+// ErrStandInToken is returned by New when CAFile is given without Token or
+// Credential: with the host and challenge checks off, the default credential
+// chain would hand a real Azure token to whatever host the URL names (and for
+// whatever resource its challenge asks).
+var ErrStandInToken = errors.New("uploader: --ca marks a local stand-in, which gets only a token given with --token-env, never your Azure credentials")
+
+// maxCAFile bounds the --ca file.
+const maxCAFile = 1 << 20
+
 // New builds a client: the credential and an HTTPS transport that trusts
 // the system roots plus cfg.CAFile.
 func New(cfg Config) (*Client, error) {
+	if cfg.CAFile != "" && cfg.Token == "" && cfg.Credential == nil {
+		return nil, ErrStandInToken
+	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 5 * time.Second
 	}
@@ -91,9 +106,9 @@ func New(cfg Config) (*Client, error) {
 		roots = x509.NewCertPool()
 	}
 	if cfg.CAFile != "" {
-		pemData, err := os.ReadFile(cfg.CAFile)
+		pemData, err := readCA(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("uploader: reading --ca: %w", err)
+			return nil, err
 		}
 		if !roots.AppendCertsFromPEM(pemData) {
 			return nil, fmt.Errorf("uploader: %s holds no PEM certificate", cfg.CAFile)
@@ -118,6 +133,23 @@ func New(cfg Config) (*Client, error) {
 		c.cred = cred
 	}
 	return c, nil
+}
+
+// readCA reads the --ca file, refusing one larger than maxCAFile.
+func readCA(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("uploader: reading --ca: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("uploader: reading --ca %s: %w", path, err)
+	}
+	if len(data) > maxCAFile {
+		return nil, fmt.Errorf("uploader: --ca %s is larger than %d KiB; expected a PEM CA certificate", path, maxCAFile>>10)
+	}
+	return data, nil
 }
 
 func (c *Client) clientOptions() azcore.ClientOptions {

@@ -423,3 +423,13 @@ func TestServerWithoutChallenge(t *testing.T) {
 		t.Errorf("DownloadSecurityDomain: %v", err)
 	}
 }
+
+// TestStandInNeedsToken: with --ca the host and challenge checks are off, so
+// the default Azure credential chain is never used: a real token could go to
+// any host, for any resource its challenge names.
+func TestStandInNeedsToken(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if _, err := New(Config{CAFile: ca}); !errors.Is(err, ErrStandInToken) {
+		t.Fatalf("New with CAFile and no token: %v, want ErrStandInToken", err)
+	}
+}
