@@ -179,6 +179,31 @@ func checkOut(path string) error {
 	return nil
 }
 
+// Input size limits: a certificate is a few KiB, a restore blob well under
+// a MiB; anything far larger is the wrong file and is refused unread.
+const (
+	maxCertFile = 1 << 20
+	maxBlobFile = 16 << 20
+)
+
+// readInput reads the file given to flag, refusing one larger than limit.
+// Its errors name the flag and file, never the content.
+func readInput(flag, path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, path, unwrapPath(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, path, unwrapPath(err))
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s %s is larger than %d KiB", flag, path, limit>>10)
+	}
+	return data, nil
+}
+
 func writeOut(path string, data []byte, perm os.FileMode) error {
 	if err := fsx.WriteNew(path, data, perm); err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -357,9 +382,9 @@ func runSDDownload(e *env, args []string) error {
 	}
 	var certs []*x509.Certificate
 	for _, f := range certFiles {
-		data, err := os.ReadFile(f)
+		data, err := readInput("--cert", f, maxCertFile)
 		if err != nil {
-			return cli.WithHint(fmt.Errorf("--cert %s: %w", f, unwrapPath(err)), "give each custodian's certificate file")
+			return cli.WithHint(err, "give each custodian's certificate file")
 		}
 		cert, err := securitydomain.ParseCertificate(data)
 		if err != nil {
@@ -464,9 +489,9 @@ func runSDUpload(e *env, args []string) error {
 	}
 	var blob []byte
 	if *blobFile != "" {
-		blob, err = os.ReadFile(*blobFile)
+		blob, err = readInput("--blob", *blobFile, maxBlobFile)
 		if err != nil {
-			return cli.WithHint(fmt.Errorf("--blob %s: %w", *blobFile, unwrapPath(err)), "give the restore blob file")
+			return cli.WithHint(err, "give the restore blob file `keyrite sd restore` wrote")
 		}
 		if len(strings.TrimSpace(string(blob))) == 0 {
 			return cli.WithHint(fmt.Errorf("--blob %s is empty", *blobFile), "give the restore blob `keyrite sd restore` wrote")

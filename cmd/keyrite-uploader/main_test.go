@@ -115,6 +115,11 @@ func TestSDCommands(t *testing.T) {
 		want(t, 2, "--quorum 4")
 	runCLI(t, append(append([]string{"sd", "download", "--hsm", hsm, "--quorum", "2", "--out", sdFile}, certs[:4]...), common...)...).
 		want(t, 2, "2 --cert given")
+	// Inputs are read through a limit: a device that never ends is refused.
+	runCLI(t, append(append([]string{"sd", "download", "--hsm", hsm, "--quorum", "2", "--out", sdFile, "--cert", "/dev/zero"}, certs[2:]...), common...)...).
+		want(t, 1, "--cert /dev/zero is larger than 1024 KiB")
+	runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--blob", "/dev/zero"}, common...)...).
+		want(t, 1, "--blob /dev/zero is larger than 16384 KiB")
 
 	r := runCLI(t, append(append([]string{"sd", "download", "--hsm", hsm, "--quorum", "2", "--out", sdFile}, certs...), common...)...)
 	r.want(t, 0)
