@@ -171,7 +171,7 @@ func (c *Ceremony) Checkpoint() CheckpointRef {
 
 func (c *Ceremony) load() error {
 	path := filepath.Join(c.dir, TranscriptFile)
-	data, err := os.ReadFile(path)
+	data, err := readFile(path, MaxTranscriptSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Only an empty directory (or one holding just the artifacts
 		// directory a crashed first Open made) becomes a ceremony: a
@@ -185,7 +185,7 @@ func (c *Ceremony) load() error {
 		if err := c.create(path); err != nil {
 			return err
 		}
-		data, err = os.ReadFile(path)
+		data, err = readFile(path, MaxTranscriptSize)
 	}
 	if err != nil {
 		return fmt.Errorf("transcripts: %w", err)
@@ -288,7 +288,10 @@ func (c *Ceremony) recover(ch *chain) error {
 	seq := c.seq + 1
 	var outs []Artifact
 	for _, n := range orphans {
-		data, err := os.ReadFile(filepath.Join(adir, n))
+		data, err := readFile(filepath.Join(adir, n), MaxArtifactSize)
+		if errors.Is(err, errTooLarge) || errors.Is(err, errNotRegular) {
+			return fmt.Errorf("%w: %s holds a file no event recorded and it cannot be kept (%v); remove it by hand after checking what it is", ErrCorrupt, filepath.Join(adir, n), errors.Unwrap(err))
+		}
 		if err != nil {
 			return fmt.Errorf("transcripts: %w", err)
 		}
@@ -430,7 +433,7 @@ func (c *Ceremony) append(ev Event, torn []TornLine) error {
 		if err := fsx.WriteNew(path, a.Data, 0o444); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				// Present but unbound: only possible if someone put it there.
-				old, rerr := os.ReadFile(path)
+				old, rerr := readFile(path, MaxArtifactSize)
 				if rerr == nil && bytes.Equal(old, a.Data) {
 					continue
 				}

@@ -63,7 +63,7 @@ func SignWith(dir string, s *Signer, role string, opts Options) (*SignResult, er
 			}
 		}
 	}
-	data, err := os.ReadFile(filepath.Join(dir, TranscriptFile))
+	data, err := readFile(filepath.Join(dir, TranscriptFile), MaxTranscriptSize)
 	if err != nil {
 		return nil, fmt.Errorf("transcripts: %w", err)
 	}

@@ -149,7 +149,7 @@ func (r *Report) ReadArtifact(name string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("transcripts: no artifact %q is recorded", name)
 	}
-	data, err := os.ReadFile(filepath.Join(r.Dir, ArtifactsDir, name))
+	data, err := readFile(filepath.Join(r.Dir, ArtifactsDir, name), ref.Size)
 	if err != nil {
 		return nil, fmt.Errorf("transcripts: %w", err)
 	}
@@ -176,7 +176,7 @@ func Verify(dir string, trust *Trust) (*Report, error) {
 	r := &Report{Dir: dir, artifacts: map[string]ArtifactRef{}}
 	add := func(p Problem) { r.Problems = append(r.Problems, p) }
 
-	data, err := os.ReadFile(filepath.Join(dir, TranscriptFile))
+	data, err := readFile(filepath.Join(dir, TranscriptFile), MaxTranscriptSize)
 	if err != nil {
 		add(Problem{File: TranscriptFile, Message: fmt.Sprintf("cannot read it: %v", err)})
 		return r, r.finish()
@@ -268,7 +268,7 @@ func Verify(dir string, trust *Trust) (*Report, error) {
 			add(Problem{File: path, Seq: b.seq, Line: b.line, Field: b.field + ".size", Message: fmt.Sprintf("file has %d bytes, event %d recorded %d", st.Size(), b.seq, b.ref.Size)})
 			continue
 		}
-		content, err := os.ReadFile(filepath.Join(dir, path))
+		content, err := readFile(filepath.Join(dir, path), b.ref.Size)
 		if err != nil {
 			add(Problem{File: path, Message: err.Error()})
 			continue
@@ -484,7 +484,7 @@ func checkSignature(dir, notePath, dssePath, key string, ch *chain, good int64, 
 	fail := func(file, field, format string, args ...any) (SignatureReport, CheckpointRef, []byte, *Problem) {
 		return SignatureReport{}, CheckpointRef{}, nil, &Problem{File: file, Field: field, Message: fmt.Sprintf(format, args...)}
 	}
-	msg, err := os.ReadFile(filepath.Join(dir, notePath))
+	msg, err := readFile(filepath.Join(dir, notePath), MaxTranscriptSize)
 	if err != nil {
 		return fail(notePath, "", "%v", errors.Unwrap(err))
 	}
@@ -513,7 +513,7 @@ func checkSignature(dir, notePath, dssePath, key string, ch *chain, good int64, 
 		return fail(notePath, "checkpoint root hash", "%s is not the root hash of the first %d lines of %s (%s): the transcript was changed after it was signed", ref.RootHash, ref.Size, TranscriptFile, got)
 	}
 
-	envData, err := os.ReadFile(filepath.Join(dir, dssePath))
+	envData, err := readFile(filepath.Join(dir, dssePath), MaxTranscriptSize)
 	if err != nil {
 		return fail(dssePath, "", "%v", errors.Unwrap(err))
 	}
