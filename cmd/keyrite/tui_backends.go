@@ -2,13 +2,11 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
+	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/internal/cli"
 	"github.com/keyrite/keyrite/securitydomain"
@@ -21,58 +19,37 @@ func guidedBackends() ceremony.Backends {
 	return ceremony.Backends{Export: guidedExport, OpenCustodian: guidedOpenCustodian}
 }
 
-// guidedExport runs `keyrite byok export` itself (runBYOKExport) for the
-// guided ceremony. The KEK it passes is the one the person confirmed, as a
-// PEM written into a pipe, and the PIN, when there is one, goes through a
-// pipe too (--pin-file /dev/fd/N): neither touches the disk, argv or the
-// environment. Warnings the command prints are returned as details.
+// guidedExport exports a key for the guided ceremony with package
+// byok/export, the code `keyrite byok export` runs: the KEK is the one the
+// person confirmed, and the PIN, when there is one, is the one the ceremony
+// asked for after the summary (handed over through the PIN callback, never
+// through the disk, argv or the environment). Deviations are returned as
+// warnings in the details; an error carries its hints in its text.
 func guidedExport(req ceremony.ExportRequest) (*ceremony.ExportResult, error) {
-	kekPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: req.KEK.SPKI})
-	kekFile, err := guidedPipe(kekPEM)
-	if err != nil {
-		return nil, err
+	pin := req.PIN
+	defer clear(pin)
+	xr := export.Request{KEK: req.KEK, Keys: []string{req.Source}, Out: req.Out, Name: req.Name, CeremonyDir: req.CeremonyDir}
+	if pin != nil {
+		// Asked for before the module is loaded, as --pin-file is.
+		xr.PINEarly = true
+		xr.PIN = func(string) ([]byte, error) { return bytes.Clone(pin), nil }
 	}
-	defer kekFile.Close()
-	args := []string{"--key", req.Source, "--kek", guidedFdPath(kekFile), "--kid", req.KEK.Kid, "--out", req.Out, "--json"}
-	if req.Name != "" {
-		args = append(args, "--name", req.Name)
-	}
-	if req.CeremonyDir != "" {
-		args = append(args, "--ceremony", req.CeremonyDir)
-	}
-	if req.PIN != nil {
-		pinFile, err := guidedPipe(req.PIN)
-		clear(req.PIN)
-		if err != nil {
-			return nil, err
-		}
-		defer pinFile.Close()
-		args = append(args, "--pin-file", guidedFdPath(pinFile))
-	}
-	var stdout, stderr bytes.Buffer
-	err = runBYOKExport(&env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}, args)
+	res, err := export.Run(xr)
 	if err != nil {
 		if h := cli.Hints(err); len(h) > 0 {
 			return nil, fmt.Errorf("%w (hint: %s)", err, strings.Join(h, "; "))
 		}
 		return nil, err
 	}
-	var r exportJSON
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		return nil, fmt.Errorf("internal error: reading the export result: %w", err)
-	}
-	blob, err := os.ReadFile(req.Out)
-	if err != nil {
-		return nil, err
-	}
-	res := &ceremony.ExportResult{Blob: blob, Target: r.Target, Detail: []ceremony.Field{
+	r := res.Keys[0]
+	out := &ceremony.ExportResult{Blob: r.Blob, Target: r.Target, Detail: []ceremony.Field{
 		{Name: "key", Value: r.Key},
 		{Name: "name", Value: r.Name},
 		{Name: "key_ops", Value: strings.Join(r.Ops, ",")},
 		{Name: "mechanism", Value: r.Mechanism},
 	}}
 	if r.HSM != nil {
-		res.Detail = append(res.Detail, ceremony.Field{Name: "token", Value: fmt.Sprintf("%s (%s %s, serial %s)",
+		out.Detail = append(out.Detail, ceremony.Field{Name: "token", Value: fmt.Sprintf("%s (%s %s, serial %s)",
 			r.HSM.Token.Label, r.HSM.Token.Manufacturer, r.HSM.Token.Model, r.HSM.Token.Serial)})
 	}
 	if r.Preflight != nil {
@@ -80,35 +57,13 @@ func guidedExport(req ceremony.ExportRequest) (*ceremony.ExportResult, error) {
 		if !r.Preflight.Passed {
 			st = "FAILED (rehearsal): " + r.Preflight.Reason
 		}
-		res.Detail = append(res.Detail, ceremony.Field{Name: "pre-flight", Value: st})
+		out.Detail = append(out.Detail, ceremony.Field{Name: "pre-flight", Value: st})
 	}
-	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
-		if l != "" {
-			res.Detail = append(res.Detail, ceremony.Field{Name: "warning", Value: strings.TrimPrefix(l, "keyrite: warning: ")})
-		}
+	for _, d := range r.Deviations {
+		out.Detail = append(out.Detail, ceremony.Field{Name: "warning", Value: d})
 	}
-	return res, nil
+	return out, nil
 }
-
-// guidedPipe returns the read end of a pipe holding data (which must fit in
-// the pipe buffer: a key or a PIN does).
-func guidedPipe(data []byte) (*os.File, error) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	_, err = w.Write(data)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		r.Close()
-		return nil, err
-	}
-	return r, nil
-}
-
-func guidedFdPath(f *os.File) string { return fmt.Sprintf("/dev/fd/%d", f.Fd()) }
 
 // guidedOpenCustodian opens a custodian's key on a token the way `keyrite sd
 // restore --wrapping-key pkcs11:...` does (package custodian), except that

@@ -1,0 +1,177 @@
+// Package export is the BYOK export ceremony step: it turns target keys
+// (on a PKCS#11 HSM or in soft-form key files) into .byok files wrapped
+// under a Key Exchange Key, and records the step in a ceremony transcript.
+// `keyrite byok export` and the guided ceremony both call [Run]; neither
+// has an export path of its own.
+//
+// # What Run does
+//
+// Validate everything, then act: [Run] checks the request, refuses
+// outputs that exist, reads and parses every soft-form key file, checks
+// every key's vault name, key_ops and destination (AES goes to Managed HSM
+// only), and only then opens one PKCS#11 session, with one login, for all
+// the HSM keys (they must share one module and token). In that session it
+// finds every object and checks every target before the first wrap; then
+// it exports each key with [byok.HSMExporter] (whose pre-flight check runs
+// once per key type). Soft-form keys are wrapped in software with
+// [byok.Wrap], and their plaintext wiped (best effort) after.
+//
+// Each .byok file is written by a writer goroutine while the HSM works on
+// the next key, and read back: the bytes compared, the file parsed, its
+// kid, ciphertext and generator compared with what was meant, and its
+// ciphertext length checked against the KEK size and the target type
+// ([byok.CheckCiphertextLen]). A single Request.Out is written with
+// fsx.WriteNew; a batch goes into a temporary directory beside
+// Request.OutDir committed whole (fsx.CommitDir) only when every file
+// checked out, so a failed batch leaves nothing behind.
+//
+// With Request.CeremonyDir set, one "byok.export" event per key is
+// recorded (specs/transcripts.md): the KEK as input; the .byok and, for RSA
+// and EC keys, the target's public key (so the uploader can check that the
+// service imported this key) as outputs; the mechanism, pre-flight result,
+// deviations and the HSM's module and token.
+//
+// # Errors
+//
+// Errors are [*Error] values worded for people, naming the key source and
+// the request field as the `keyrite byok export` flag that sets it, with
+// hints; errors.Is finds the hsm and byok sentinels beneath them.
+//
+// The facts this relies on are in specs/byok.md.
+package export
+
+import (
+	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/hsm"
+)
+
+// A Request is one export run: one or more keys, all wrapped under one KEK.
+type Request struct {
+	// KEK is the Key Exchange Key; its Kid must be set.
+	KEK *byok.KEK
+	// Keys are the key sources: a PKCS#11 URI (RFC 7512) with module-path
+	// naming one object, or the path of a soft-form key file (PEM private
+	// key, or raw AES key bytes; see [byok.ParseTargetFile]). Every URI must
+	// name the same module and token. A URI must not carry pin-value; its
+	// pin-source is read when PINEarly is false.
+	Keys []string
+	// Out is the .byok file for a single key, or OutDir the directory (which
+	// must not exist) for a batch, with one NAME.byok per key. Exactly one
+	// is set; with several keys, OutDir.
+	Out, OutDir string
+	// Name is the key's name in the vault (one key only). Empty: the
+	// object's label, or the key file's base name without extension.
+	Name string
+	// Ops are the imported key's key_ops. Nil: all its type supports
+	// ([DefaultOps]).
+	Ops []string
+	// Options tune the HSM wrap.
+	Options Options
+	// PIN returns the token's PIN; it is called at most once per run, and
+	// only when there are PKCS#11 keys. Unless PINEarly, it is called once
+	// the token is found, with a prompt naming it (`PIN for token "LABEL": `).
+	// Run wipes the returned slice (best effort). An error it returns is
+	// returned as it is.
+	PIN func(prompt string) ([]byte, error)
+	// PINEarly asks for the PIN before the module is loaded, with an empty
+	// prompt: for a PIN from a file or the environment, so that a missing
+	// one is found before anything touches the HSM.
+	PINEarly bool
+	// CeremonyDir, when set, is the ceremony directory the step is recorded
+	// in (created on first use).
+	CeremonyDir string
+	// Progress, when set, is called after each key is wrapped, with the
+	// number wrapped so far and the total.
+	Progress func(done, total int)
+}
+
+// Options tune the HSM path; they mean what [byok.HSMOptions] says.
+type Options struct {
+	// TwoStep uses the two-step wrap even if the HSM offers
+	// CKM_RSA_AES_KEY_WRAP.
+	TwoStep bool
+	// KWPMechanism is the padded AES key wrap mechanism of the two-step path
+	// (0: byok's default).
+	KWPMechanism uint
+	// Rehearsal proceeds when the pre-flight check fails, recording a
+	// deviation (rehearsals only).
+	Rehearsal bool
+}
+
+// A Result is what a run produced: one KeyResult per key, in request order.
+type Result struct {
+	Kid  string
+	Keys []KeyResult
+	// HSM is the module and token used, or nil when no key was on an HSM.
+	HSM *HSMInfo
+}
+
+// A KeyResult describes one exported key and its .byok file. Its JSON form
+// is what `keyrite byok export --json` prints.
+type KeyResult struct {
+	Out           string          `json:"out"`
+	Source        string          `json:"source"` // "pkcs11" or "file"
+	Key           string          `json:"key"`    // the key source as given (a URI or file path; no secrets)
+	Kid           string          `json:"kid"`
+	Name          string          `json:"name"`
+	Ops           []string        `json:"ops"`
+	Kty           string          `json:"kty"`
+	Crv           string          `json:"crv,omitempty"`
+	Target        string          `json:"target"` // e.g. "RSA-2048"
+	Mechanism     string          `json:"mechanism"`
+	Generator     string          `json:"generator"`
+	SHA256        string          `json:"sha256"` // of the .byok file
+	Words         string          `json:"words"`  // the same as PGP words
+	CiphertextLen int             `json:"ciphertext_len"`
+	Preflight     *byok.Preflight `json:"preflight"`
+	Deviations    []string        `json:"deviations"` // never nil
+	HSM           *HSMInfo        `json:"hsm"`
+	Attributes    *Attributes     `json:"attributes,omitempty"`
+
+	// Blob is the .byok file as written.
+	Blob []byte `json:"-"`
+	// PublicKey is the SPKI DER of the target's public key (nil for AES,
+	// or when it could not be had: PublicKeyNote says why).
+	PublicKey     []byte `json:"-"`
+	PublicKeyNote string `json:"-"`
+}
+
+// HSMInfo names the PKCS#11 module and token a run used.
+type HSMInfo struct {
+	ModulePath   string          `json:"module_path"`
+	ModuleSHA256 string          `json:"module_sha256"`
+	Token        hsm.TokenInfo   `json:"token"`
+	Library      hsm.LibraryInfo `json:"library"`
+}
+
+// Attributes are the exported PKCS#11 object's attributes.
+type Attributes struct {
+	Label            string `json:"label"`
+	ID               string `json:"id"`
+	Extractable      bool   `json:"extractable"`
+	Sensitive        bool   `json:"sensitive"`
+	NeverExtractable bool   `json:"never_extractable"`
+	WrapWithTrusted  bool   `json:"wrap_with_trusted"`
+}
+
+// Run exports the request's keys: it validates everything, wraps every
+// key, writes and reads back every .byok file, and records the step. On
+// error, a batch leaves no output directory; a single Out is written only
+// when its key was exported and its file read back.
+func Run(req Request) (*Result, error) {
+	r := &run{req: req}
+	defer r.wipe()
+	if err := r.plan(); err != nil {
+		return nil, err
+	}
+	if err := r.exportAll(); err != nil {
+		return nil, err
+	}
+	res := r.result()
+	if req.CeremonyDir != "" {
+		if err := record(req, res); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
