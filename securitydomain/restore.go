@@ -148,9 +148,11 @@ func (sd *SecurityDomain) OpenShares(custodians []Custodian, all bool) (*OpenedS
 				if err == nil && len(share) != 2*MasterKeySize {
 					err = fmt.Errorf("%w: %d bytes, want %d", ErrShare, len(share), 2*MasterKeySize)
 				}
-				for k, x := range o.xs {
-					if err == nil && x == st.X {
-						err = fmt.Errorf("%w: x = %d is also the x of the share opened by %s", ErrShare, x, o.Status[k].Custodian)
+				// o.Status also holds skipped and failed keys: look
+				// for the opened share with this x there, not by index.
+				for _, prev := range o.Status {
+					if err == nil && prev.Opened && prev.X == st.X {
+						err = fmt.Errorf("%w: x = %d is also the x of the share opened by %s", ErrShare, st.X, prev.Custodian)
 					}
 				}
 				if err != nil {
