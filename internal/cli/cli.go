@@ -20,6 +20,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"unicode"
 )
 
 // Exit codes.
@@ -101,13 +102,14 @@ func Report(w io.Writer, prog string, err error) int {
 }
 
 // oneLine keeps an error on one line so that a hostile input cannot forge
-// extra "hint:" lines or terminal escapes in the output.
+// extra "hint:" lines, terminal escapes (C0 and C1 controls: U+009B is an
+// 8-bit CSI) or text reordered by bidirectional overrides in the output.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' {
+		switch {
+		case r == '\n' || r == '\r':
 			return ' '
-		}
-		if r < 0x20 || r == 0x7f {
+		case unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r):
 			return '?'
 		}
 		return r
@@ -121,7 +123,7 @@ func Recover(w io.Writer, prog string, code *int) {
 		if os.Getenv("KEYRITE_DEBUG_PANIC") != "" {
 			fmt.Fprintf(w, "%v\n%s", r, debug.Stack())
 		}
-		fmt.Fprintf(w, "%s: error: internal error: %v\n", prog, r)
+		fmt.Fprintf(w, "%s: error: internal error: %s\n", prog, oneLine(fmt.Sprint(r)))
 		fmt.Fprintf(w, "%s: hint: this is a bug in keyrite; please report it with the command that caused it\n", prog)
 		*code = ExitFailed
 	}

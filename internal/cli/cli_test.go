@@ -45,6 +45,12 @@ func TestReport(t *testing.T) {
 	if b.String() != want {
 		t.Fatalf("%q", b.String())
 	}
+	// C0, DEL, C1 (U+009B is an 8-bit CSI) and bidi overrides are neutralized.
+	b.Reset()
+	Report(&b, "keyrite", errors.New("a\x1b[2Jb\x7fc\u009b31md\u202ee"))
+	if want := "keyrite: error: a?[2Jb?c?31md?e\n"; b.String() != want {
+		t.Fatalf("%q, want %q", b.String(), want)
+	}
 	b.Reset()
 	if Report(&b, "keyrite", Usagef("missing --kek")) != 2 {
 		t.Fatal("usage code")
