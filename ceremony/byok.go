@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/buildinfo"
 	"github.com/keyrite/keyrite/internal/fsx"
@@ -22,9 +23,9 @@ import (
 // the corresponding choice report "not available in this build".
 type Backends struct {
 	// Export exports a key as `keyrite byok export` does, for both key
-	// sources (PKCS#11 URI or soft file), writing req.Out. When nil, soft
-	// files are exported with package byok directly and PKCS#11 sources are
-	// not available.
+	// sources (PKCS#11 URI or soft file), writing req.Out; the binary
+	// passes [RunExport]. When nil, soft files are exported with package
+	// byok directly (softExport) and PKCS#11 sources are not available.
 	Export func(req ExportRequest) (*ExportResult, error)
 
 	// OpenCustodian opens a custodian's wrapping key on a token named by a
@@ -47,6 +48,8 @@ type ExportRequest struct {
 	Name   string // the key name in the vault ("" for the default)
 	// CeremonyDir is where the backend records the step ("" for none).
 	CeremonyDir string
+	// Actor is recorded with the step (zero: the transcript's default).
+	Actor transcripts.Actor
 }
 
 // ExportResult is what an export produced.
@@ -171,13 +174,13 @@ func (e *Engine) BYOKExport() error {
 		if err != nil {
 			return err
 		}
-		res, err = e.Backends.Export(ExportRequest{KEK: kek, Source: source, PIN: pin, Out: out, Name: name, CeremonyDir: e.CeremonyDir})
+		res, err = e.Backends.Export(ExportRequest{KEK: kek, Source: source, PIN: pin, Out: out, Name: name, CeremonyDir: e.CeremonyDir, Actor: e.Actor})
 		secret.Wipe(pin)
 		if err != nil {
 			return fmt.Errorf("ceremony: export: %w", err)
 		}
 	} else if e.Backends.Export != nil {
-		res, err = e.Backends.Export(ExportRequest{KEK: kek, Source: source, Out: out, Name: name, CeremonyDir: e.CeremonyDir})
+		res, err = e.Backends.Export(ExportRequest{KEK: kek, Source: source, Out: out, Name: name, CeremonyDir: e.CeremonyDir, Actor: e.Actor})
 		if err != nil {
 			return fmt.Errorf("ceremony: export: %w", err)
 		}
@@ -221,6 +224,64 @@ func (e *Engine) BYOKExport() error {
 	e.UI.Show(Message{Kind: Success, Title: "Exported " + res.Target,
 		Text: "Carry the .byok file to the online workstation; read these words to the person there.", Fields: fields})
 	return nil
+}
+
+// RunExport is a [Backends.Export] that runs the export of `keyrite byok
+// export` (package byok/export) for one key, from a PKCS#11 URI or a soft
+// key file: req.PIN, when set, is handed to it as a PIN read before the
+// module is loaded (as --pin-file is), and cleared. Deviations (a
+// rehearsal's) come back as "warning" details; an error carries its hints
+// in its text, as "(hint: ...)".
+func RunExport(req ExportRequest) (*ExportResult, error) {
+	pin := req.PIN
+	defer secret.Wipe(pin)
+	xr := export.Request{KEK: req.KEK, Keys: []string{req.Source}, Out: req.Out, Name: req.Name,
+		CeremonyDir: req.CeremonyDir, Actor: req.Actor}
+	if pin != nil {
+		xr.PINEarly = true
+		xr.PIN = func(string) ([]byte, error) { return bytes.Clone(pin), nil }
+	}
+	res, err := export.Run(xr)
+	if err != nil {
+		if h := hints(err); len(h) > 0 {
+			return nil, fmt.Errorf("%w (hint: %s)", err, strings.Join(h, "; "))
+		}
+		return nil, err
+	}
+	r := res.Keys[0]
+	out := &ExportResult{Blob: r.Blob, Target: r.Target, Detail: []Field{
+		{Name: "key", Value: r.Key},
+		{Name: "name", Value: r.Name},
+		{Name: "key_ops", Value: strings.Join(r.Ops, ",")},
+		{Name: "mechanism", Value: r.Mechanism},
+	}}
+	if r.HSM != nil {
+		out.Detail = append(out.Detail, Field{Name: "token", Value: fmt.Sprintf("%s (%s %s, serial %s)",
+			r.HSM.Token.Label, r.HSM.Token.Manufacturer, r.HSM.Token.Model, r.HSM.Token.Serial)})
+	}
+	if r.Preflight != nil {
+		st := "passed"
+		if !r.Preflight.Passed {
+			st = "FAILED (rehearsal): " + r.Preflight.Reason
+		}
+		out.Detail = append(out.Detail, Field{Name: "pre-flight", Value: st})
+	}
+	for _, d := range r.Deviations {
+		out.Detail = append(out.Detail, Field{Name: "warning", Value: d})
+	}
+	return out, nil
+}
+
+// hints collects the hints attached along err's chain, outermost first
+// (what the command line prints as "hint:" lines).
+func hints(err error) []string {
+	var out []string
+	for ; err != nil; err = errors.Unwrap(err) {
+		if h, ok := err.(interface{ Hints() []string }); ok {
+			out = append(out, h.Hints()...)
+		}
+	}
+	return out
 }
 
 // softExport wraps a soft-form key with package byok, writes the .byok file

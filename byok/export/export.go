@@ -41,8 +41,11 @@
 package export
 
 import (
+	"io"
+
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/transcripts"
 )
 
 // A Request is one export run: one or more keys, all wrapped under one KEK.
@@ -80,9 +83,15 @@ type Request struct {
 	// CeremonyDir, when set, is the ceremony directory the step is recorded
 	// in (created on first use).
 	CeremonyDir string
+	// Actor is recorded with each step (zero: the transcript's default,
+	// the operator).
+	Actor transcripts.Actor
 	// Progress, when set, is called after each key is wrapped, with the
 	// number wrapped so far and the total.
 	Progress func(done, total int)
+	// Rand is the randomness for software wraps (nil: crypto/rand.Reader).
+	// An HSM wrap uses the HSM's.
+	Rand io.Reader
 }
 
 // Options tune the HSM path; they mean what [byok.HSMOptions] says.

@@ -45,6 +45,7 @@ func record(req Request, res *Result) error {
 	for _, r := range res.Keys {
 		ev := transcripts.Event{
 			Step:    "byok.export",
+			Actor:   req.Actor,
 			Action:  fmt.Sprintf("exported %s (%s) as %s, wrapped under KEK %s", r.Name, r.Target, filepath.Base(r.Out), kek.Kid),
 			Inputs:  []transcripts.Artifact{transcripts.NewArtifact("kek-"+kek.Fingerprint().Hex()[:16]+".pem", transcripts.KindKEK, kekPEM)},
 			Outputs: []transcripts.Artifact{transcripts.NewArtifact(filepath.Base(r.Out), transcripts.KindBYOK, r.Blob)},

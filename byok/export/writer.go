@@ -42,7 +42,11 @@ func (r *run) exportAll() (err error) {
 		if j.soft == nil {
 			continue
 		}
-		ct, err := byok.Wrap(kek, j.soft.Plaintext, rand.Reader)
+		rnd := r.req.Rand
+		if rnd == nil {
+			rnd = rand.Reader
+		}
+		ct, err := byok.Wrap(kek, j.soft.Plaintext, rnd)
 		j.soft.Wipe()
 		if err != nil {
 			return keyErr(j.src, err)

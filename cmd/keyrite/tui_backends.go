@@ -1,68 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/ceremony"
-	"github.com/keyrite/keyrite/internal/cli"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
 )
 
 // guidedBackends hands the guided ceremony the code paths of the
-// subcommands, so that both run the same code.
+// subcommands, so that both run the same code: the export is package
+// byok/export, which `keyrite byok export` calls too (ceremony.RunExport
+// hands it the PIN the ceremony asked for through its PIN callback).
 func guidedBackends() ceremony.Backends {
-	return ceremony.Backends{Export: guidedExport, OpenCustodian: guidedOpenCustodian}
-}
-
-// guidedExport exports a key for the guided ceremony with package
-// byok/export, the code `keyrite byok export` runs: the KEK is the one the
-// person confirmed, and the PIN, when there is one, is the one the ceremony
-// asked for after the summary (handed over through the PIN callback, never
-// through the disk, argv or the environment). Deviations are returned as
-// warnings in the details; an error carries its hints in its text.
-func guidedExport(req ceremony.ExportRequest) (*ceremony.ExportResult, error) {
-	pin := req.PIN
-	defer clear(pin)
-	xr := export.Request{KEK: req.KEK, Keys: []string{req.Source}, Out: req.Out, Name: req.Name, CeremonyDir: req.CeremonyDir}
-	if pin != nil {
-		// Asked for before the module is loaded, as --pin-file is.
-		xr.PINEarly = true
-		xr.PIN = func(string) ([]byte, error) { return bytes.Clone(pin), nil }
-	}
-	res, err := export.Run(xr)
-	if err != nil {
-		if h := cli.Hints(err); len(h) > 0 {
-			return nil, fmt.Errorf("%w (hint: %s)", err, strings.Join(h, "; "))
-		}
-		return nil, err
-	}
-	r := res.Keys[0]
-	out := &ceremony.ExportResult{Blob: r.Blob, Target: r.Target, Detail: []ceremony.Field{
-		{Name: "key", Value: r.Key},
-		{Name: "name", Value: r.Name},
-		{Name: "key_ops", Value: strings.Join(r.Ops, ",")},
-		{Name: "mechanism", Value: r.Mechanism},
-	}}
-	if r.HSM != nil {
-		out.Detail = append(out.Detail, ceremony.Field{Name: "token", Value: fmt.Sprintf("%s (%s %s, serial %s)",
-			r.HSM.Token.Label, r.HSM.Token.Manufacturer, r.HSM.Token.Model, r.HSM.Token.Serial)})
-	}
-	if r.Preflight != nil {
-		st := "passed"
-		if !r.Preflight.Passed {
-			st = "FAILED (rehearsal): " + r.Preflight.Reason
-		}
-		out.Detail = append(out.Detail, ceremony.Field{Name: "pre-flight", Value: st})
-	}
-	for _, d := range r.Deviations {
-		out.Detail = append(out.Detail, ceremony.Field{Name: "warning", Value: d})
-	}
-	return out, nil
+	return ceremony.Backends{Export: ceremony.RunExport, OpenCustodian: guidedOpenCustodian}
 }
 
 // guidedOpenCustodian opens a custodian's key on a token the way `keyrite sd
