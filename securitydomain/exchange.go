@@ -49,7 +49,7 @@ func ParseExchangeKey(data []byte) (*x509.Certificate, error) {
 		}
 		cert = c
 	default:
-		return nil, exErr("want a PEM certificate or the transfer-key JSON, found %s", quoteShort(t[:min(len(t), 16)]))
+		return nil, exErr("want a PEM certificate or the transfer-key JSON, found %s", describeStart(t))
 	}
 	if _, err := rsaPublic(cert); err != nil {
 		return nil, exErr("%v", strings.TrimPrefix(err.Error(), "securitydomain: "))

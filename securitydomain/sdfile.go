@@ -82,7 +82,7 @@ func ParseSD(data []byte) (*SecurityDomain, error) {
 		}, string(text))
 		dec, err := base64.StdEncoding.DecodeString(compact)
 		if err != nil || !bytes.HasPrefix(bytes.TrimSpace(dec), []byte("{")) {
-			return nil, sdErr("the file is neither JSON nor base64 of JSON (it starts with %s)", quoteShort(text[:min(len(text), 16)]))
+			return nil, sdErr("the file is neither JSON nor base64 of JSON (it holds %s)", describeStart(text))
 		}
 		text = bytes.TrimSpace(dec)
 	}
