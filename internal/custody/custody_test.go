@@ -474,6 +474,13 @@ func TestLoadRecipientFile(t *testing.T) {
 	if _, err := LoadRecipient(filepath.Join(dir, "nope"), nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("got %v", err)
 	}
+	// An identity on the command line is refused without being echoed.
+	for _, id := range []string{"AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ", "age-secret-key-1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"} {
+		_, err := LoadRecipient(id, nil)
+		if err == nil || strings.Contains(strings.ToUpper(err.Error()), "QQQQ") || !strings.Contains(err.Error(), "not a recipient") {
+			t.Errorf("identity as recipient: %v", err)
+		}
+	}
 	r, err := LoadRecipient("testdata/age1.pub", nil)
 	if err != nil || r.Label != "testdata/age1.pub" {
 		t.Errorf("got %v, %+v", err, r)

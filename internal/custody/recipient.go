@@ -50,8 +50,9 @@ func ParseRecipient(s string, ui *plugin.ClientUI) (*Recipient, error) {
 		return nil, errors.New("custody: empty recipient")
 	case !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return nil, errors.New("custody: recipient contains control characters or invalid UTF-8")
-	case strings.HasPrefix(s, "AGE-"):
-		// Do not echo it: it is probably a private key.
+	case strings.HasPrefix(strings.ToUpper(s), "AGE-"):
+		// Do not echo it: it is probably a private key (bech32 may be
+		// all lowercase).
 		return nil, errors.New("custody: this looks like an age identity (private key), not a recipient")
 	case strings.HasPrefix(s, "age1tag1"), strings.HasPrefix(s, "age1tagpq1"):
 		return nil, errors.New("custody: tagged age recipients are not supported; use an X25519, ssh or plugin recipient")
@@ -112,8 +113,10 @@ func ParseRecipient(s string, ui *plugin.ClientUI) (*Recipient, error) {
 // LoadRecipient takes a recipient as given on the command line: a recipient
 // string if it starts with "age1" or "ssh-", else the path of a file holding
 // exactly one recipient line (blank lines and "#" comments are ignored).
+// An age identity given by mistake ("AGE-SECRET-KEY-1...", any case) is
+// refused without being echoed as a file name.
 func LoadRecipient(arg string, ui *plugin.ClientUI) (*Recipient, error) {
-	if strings.HasPrefix(arg, "age1") || strings.HasPrefix(arg, "ssh-") {
+	if strings.HasPrefix(arg, "age1") || strings.HasPrefix(arg, "ssh-") || strings.HasPrefix(strings.ToUpper(arg), "AGE-") {
 		return ParseRecipient(arg, ui)
 	}
 	data, err := readSmallFile(arg, maxRecipientFile)
