@@ -57,6 +57,11 @@ func (s *Source) Read(prompt string) ([]byte, error) {
 	case s != nil && s.Env != "" && s.File != "":
 		return nil, fmt.Errorf("give the %s either from an environment variable or from a file, not both", kind)
 	case s != nil && s.Env != "":
+		if !validEnvName(s.Env) {
+			// Not echoed: a PIN typed where its variable's name belongs
+			// must not be repeated on the screen or in logs.
+			return nil, fmt.Errorf("the environment variable named for the %s is not a valid name (letters, digits and _, not starting with a digit); give the variable's name, not the %s itself (not shown here in case it is)", kind, kind)
+		}
 		v, ok := os.LookupEnv(s.Env)
 		if !ok {
 			return nil, fmt.Errorf("environment variable %s (named for the %s) is not set", s.Env, kind)
@@ -79,6 +84,19 @@ func (s *Source) Read(prompt string) ([]byte, error) {
 		return b, nil
 	}
 	return readTerminal(prompt)
+}
+
+// validEnvName reports whether name is a portable environment variable name.
+func validEnvName(name string) bool {
+	for i, c := range name {
+		switch {
+		case c == '_', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return name != ""
 }
 
 // readFile reads at most MaxFileSize bytes of path. Its errors name the file

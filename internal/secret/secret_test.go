@@ -50,3 +50,18 @@ func TestFileTooLarge(t *testing.T) {
 		t.Fatal("/dev/zero accepted as a pin file")
 	}
 }
+
+// TestEnvNameNotEchoed: a PIN given where the variable's name belongs is
+// refused without repeating it.
+func TestEnvNameNotEchoed(t *testing.T) {
+	for _, name := range []string{"123456", "my pin", "p@ss"} {
+		_, err := (&Source{Kind: "PIN", Env: name}).Read("")
+		if err == nil || strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "not a valid name") {
+			t.Errorf("--pin-env %q: %v", name, err)
+		}
+	}
+	t.Setenv("KR_PIN_2", "2468")
+	if b, err := (&Source{Kind: "PIN", Env: "KR_PIN_2"}).Read(""); err != nil || string(b) != "2468" {
+		t.Fatalf("%q %v", b, err)
+	}
+}
