@@ -11,8 +11,6 @@ import (
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/buildinfo"
-	"github.com/keyrite/keyrite/internal/fsx"
 	"github.com/keyrite/keyrite/internal/secret"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/transcripts"
@@ -24,8 +22,7 @@ import (
 type Backends struct {
 	// Export exports a key as `keyrite byok export` does, for both key
 	// sources (PKCS#11 URI or soft file), writing req.Out; the binary
-	// passes [RunExport]. When nil, soft files are exported with package
-	// byok directly (softExport) and PKCS#11 sources are not available.
+	// passes [RunExport], which is also what a nil Export means.
 	Export func(req ExportRequest) (*ExportResult, error)
 
 	// OpenCustodian opens a custodian's wrapping key on a token named by a
@@ -87,11 +84,6 @@ func (e *Engine) BYOKExport() error {
 		}
 	}()
 	if src == 0 {
-		if e.Backends.Export == nil {
-			e.UI.Show(Message{Kind: Error, Title: "PKCS#11 export is not available in this build",
-				Text: "Use a key file, or `keyrite byok export --key pkcs11:...` when it is available."})
-			return fmt.Errorf("%w: BYOK export from a PKCS#11 HSM", ErrNotAvailable)
-		}
 		source, err = e.askValid("PKCS#11 URI of the key, e.g. pkcs11:token=vendor;object=app-key?module-path=/usr/lib/softhsm/libsofthsm2.so", false, func(s string) error {
 			u, err := hsm.ParseURI(s)
 			if err != nil {
@@ -168,27 +160,22 @@ func (e *Engine) BYOKExport() error {
 		return err
 	}
 
-	var res *ExportResult
+	run := e.Backends.Export
+	if run == nil {
+		run = RunExport
+	}
+	req := ExportRequest{KEK: kek, Source: source, Out: out, Name: name, CeremonyDir: e.CeremonyDir, Actor: e.Actor}
 	if uri != nil {
 		pin, err := e.askSecret(fmt.Sprintf("PIN for token %q (not shown)", uri.Token))
 		if err != nil {
 			return err
 		}
-		res, err = e.Backends.Export(ExportRequest{KEK: kek, Source: source, PIN: pin, Out: out, Name: name, CeremonyDir: e.CeremonyDir, Actor: e.Actor})
-		secret.Wipe(pin)
-		if err != nil {
-			return fmt.Errorf("ceremony: export: %w", err)
-		}
-	} else if e.Backends.Export != nil {
-		res, err = e.Backends.Export(ExportRequest{KEK: kek, Source: source, Out: out, Name: name, CeremonyDir: e.CeremonyDir, Actor: e.Actor})
-		if err != nil {
-			return fmt.Errorf("ceremony: export: %w", err)
-		}
-	} else {
-		res, err = e.softExport(kek, target, source, out, name)
-		if err != nil {
-			return err
-		}
+		req.PIN = pin
+	}
+	res, err := run(req)
+	secret.Wipe(req.PIN)
+	if err != nil {
+		return fmt.Errorf("ceremony: export: %w", err)
 	}
 	e.UI.Progress("BYOK export", 4, steps)
 
@@ -282,38 +269,6 @@ func hints(err error) []string {
 		}
 	}
 	return out
-}
-
-// softExport wraps a soft-form key with package byok, writes the .byok file
-// and records the step: the path `keyrite byok export --key FILE` takes.
-func (e *Engine) softExport(kek *byok.KEK, t *byok.Target, src, out, name string) (*ExportResult, error) {
-	ct, err := byok.Wrap(kek, t.Plaintext, e.rand())
-	if err != nil {
-		return nil, fmt.Errorf("ceremony: wrapping: %w", err)
-	}
-	gen := buildinfo.Generator() + "; software key file"
-	data := byok.NewBlob(kek, ct, gen).Marshal()
-	if err := fsx.WriteNew(out, data, 0o644); err != nil {
-		return nil, fmt.Errorf("ceremony: writing %s: %w", out, err)
-	}
-	err = e.record(transcripts.Event{
-		Step:    "byok.export",
-		Action:  fmt.Sprintf("exported %s (%s) wrapped under KEK %s", name, t.String(), kek.Kid),
-		Inputs:  []transcripts.Artifact{transcripts.NewArtifact("kek-"+kek.Fingerprint().Hex()[:16]+".der", transcripts.KindKEK, kek.SPKI)},
-		Outputs: []transcripts.Artifact{transcripts.NewArtifact(filepath.Base(out), transcripts.KindBYOK, data)},
-		Params: []transcripts.Param{
-			{Name: "kid", Value: kek.Kid},
-			{Name: "name", Value: name},
-			{Name: "target", Value: t.String()},
-			{Name: "source", Value: "file " + filepath.Base(src)},
-		},
-		Mechanism: "software RSA-OAEP-SHA1 || AES-KWP (RFC 5649)",
-		Result:    "ok",
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &ExportResult{Blob: data, Target: t.String(), Detail: []Field{{"key", t.String() + " from " + src}}}, nil
 }
 
 func checkKeyName(s string) error {

@@ -31,6 +31,7 @@ const (
 	kekJSON = vectors + "/byok/kek-rsa2048.json"
 	kekKey  = vectors + "/byok/kek-rsa2048.key.pem"
 	kid     = "https://keyrite-test.vault.azure.net/keys/kek-rsa2048/07a6ce20546664152745a2aeb55dc57a"
+	mhsmKid = "https://keyrite-test.managedhsm.azure.net/keys/kek-rsa2048/07a6ce20546664152745a2aeb55dc57a"
 	sdSet   = vectors + "/sd/n3_q2_rsa2048"
 )
 
@@ -157,7 +158,7 @@ func TestBYOKExportSoftAES(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "taken.byok"), nil, 0o644)
 
 	ui := ceremonytest.New(t,
-		kekPEM, kid, "y", // KEK intake
+		kekPEM, mhsmKid, "y", // KEK intake (AES keys go to a Managed HSM)
 		"2",                              // key file
 		keyFile,                          //
 		filepath.Join(dir, "taken.byok"), // refused: exists
@@ -212,15 +213,6 @@ func TestBYOKExportNotConfirmedWritesNothing(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("output written without confirmation")
 	}
-}
-
-func TestBYOKExportPKCS11NotAvailable(t *testing.T) {
-	ui := ceremonytest.New(t, kekJSON, "y", "1")
-	err := engine(ui).BYOKExport()
-	if !errors.Is(err, ceremony.ErrNotAvailable) {
-		t.Fatal(err)
-	}
-	ui.Contains("PKCS#11 export is not available in this build")
 }
 
 // TestBYOKExportPKCS11Backend checks the order: every input is validated and
