@@ -126,6 +126,12 @@ func (c *common) client() (*uploader.Client, error) {
 		}
 	}
 	if c.tokenEnv != "" {
+		if !envName(c.tokenEnv) {
+			// Not echoed: it may be the token itself, pasted in place of
+			// the variable's name.
+			return nil, cli.WithHint(errors.New("--token-env: not an environment variable name (letters, digits and _, not starting with a digit); not shown in case it is the token itself"),
+				"put the token in a variable and give its name, e.g. export KR_TOKEN=... and --token-env KR_TOKEN")
+		}
 		tok := os.Getenv(c.tokenEnv)
 		if strings.TrimSpace(tok) == "" {
 			return nil, cli.WithHint(fmt.Errorf("--token-env %s: the environment variable is empty or unset", c.tokenEnv),
@@ -141,6 +147,19 @@ func (c *common) client() (*uploader.Client, error) {
 		return nil, cli.WithHint(err, "sign in with `az login`, set the AZURE_* environment variables, or use --token-env NAME")
 	}
 	return cl, nil
+}
+
+// envName reports whether name is a portable environment variable name.
+func envName(name string) bool {
+	for i, c := range name {
+		switch {
+		case c == '_', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return name != ""
 }
 
 func unwrapPath(err error) error {

@@ -96,6 +96,13 @@ func TestKEKCreateAndBlobUpload(t *testing.T) {
 	// An empty token variable is an error, not an anonymous call.
 	runCLI(t, "kek", "create", "--vault", url, "--name", "k", "--out", filepath.Join(dir, "k.pem"), "--ca", ca, "--token-env", "KR_EMPTY").
 		want(t, 1, "keyrite-uploader: error: kek create: --token-env KR_EMPTY: the environment variable is empty or unset")
+	// A token pasted in place of the variable's name is not echoed.
+	jwt := "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ2YXVsdCJ9.c2ln"
+	r = runCLI(t, "kek", "create", "--vault", url, "--name", "k", "--out", filepath.Join(dir, "k.pem"), "--ca", ca, "--token-env", jwt)
+	r.want(t, 1, "--token-env: not an environment variable name")
+	if strings.Contains(r.stderr, "eyJ0eX") {
+		t.Errorf("the token was echoed: %s", r.stderr)
+	}
 	// --ca without --token-env: the default Azure credential chain never
 	// serves a stand-in (its host and challenge are not checked).
 	runCLI(t, "kek", "create", "--vault", url, "--name", "k", "--out", filepath.Join(dir, "k.pem"), "--ca", ca).
