@@ -135,6 +135,10 @@ func splitAttr(attr, where string, seen map[string]bool) (name, value string, er
 		return "", "", uriErr("empty %s attribute (stray \";\" or \"&\")", where)
 	}
 	name, value, ok := strings.Cut(attr, "=")
+	if pinLike(name) && name != "pin-value" {
+		// A misspelt pin-value: refused like pin-value, and not quoted.
+		return "", "", uriErr("a %s attribute looks like pin-value and is refused: a PIN must never be on the command line; give it with --pin-env, --pin-file or at the prompt", where)
+	}
 	if !ok {
 		return "", "", uriErr("%s attribute %q has no \"=\"", where, trunc(attr))
 	}
@@ -395,23 +399,52 @@ func (u *URI) ObjectDescription() string {
 
 // RedactPIN returns s with the value of every pin-value attribute replaced
 // by "REDACTED", so that a URI that failed to parse (ParseURI refuses
-// pin-value) can be echoed in an error without the PIN.
+// pin-value) can be echoed in an error without the PIN. Misspelt forms count
+// too (any case, percent-encoded, "pin-value:1234", "pin-value =1234"): an
+// attribute whose letters, once decoded, begin with "pinvalue" is redacted
+// whole.
 func RedactPIN(s string) string {
-	const attr = "pin-value="
 	var b strings.Builder
-	for {
-		i := strings.Index(strings.ToLower(s), attr)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) && strings.IndexByte(";?&#", s[i]) < 0 {
+			continue
 		}
-		b.WriteString(s[:i+len(attr)])
-		b.WriteString("REDACTED")
-		s = s[i+len(attr):]
-		end := strings.IndexAny(s, ";&?#")
-		if end < 0 {
-			return b.String()
+		seg := s[start:i]
+		if start == 0 && IsURI(seg) {
+			b.WriteString(seg[:7])
+			seg = seg[7:]
 		}
-		s = s[end:]
+		switch name, _, ok := strings.Cut(seg, "="); {
+		case !pinLike(seg):
+			b.WriteString(seg)
+		case ok && pinLike(name):
+			b.WriteString(name + "=REDACTED")
+		default:
+			b.WriteString("pin-value=REDACTED")
+		}
+		if i < len(s) {
+			b.WriteByte(s[i])
+		}
+		start = i + 1
 	}
+	return b.String()
+}
+
+// pinLike reports whether an attribute (or its name) is pin-value, however
+// spelt: its letters, lowercased and percent-decoded, begin with "pinvalue".
+func pinLike(attr string) bool {
+	if d, err := url.PathUnescape(attr); err == nil {
+		attr = d
+	}
+	var letters []byte
+	for _, c := range []byte(strings.ToLower(attr)) {
+		if c >= 'a' && c <= 'z' {
+			letters = append(letters, c)
+			if len(letters) == len("pinvalue") {
+				break
+			}
+		}
+	}
+	return string(letters) == "pinvalue"
 }

@@ -149,9 +149,33 @@ func TestRedactPIN(t *testing.T) {
 		"pkcs11:object=a?PIN-VALUE=1234&module-path=/x": "pkcs11:object=a?PIN-VALUE=REDACTED&module-path=/x",
 		"pkcs11:pin-value=12;object=b?pin-value=34":     "pkcs11:pin-value=REDACTED;object=b?pin-value=REDACTED",
 		"pkcs11:object=a?module-path=/x":                "pkcs11:object=a?module-path=/x",
+		// Misspelt forms are redacted too.
+		"pkcs11:object=a?pin%2Dvalue=7777&module-path=/x": "pkcs11:object=a?pin%2Dvalue=REDACTED&module-path=/x",
+		"pkcs11:object=a?pin-value%3D7777":                "pkcs11:object=a?pin-value=REDACTED",
+		"pkcs11:object=a?pin-value =7777":                 "pkcs11:object=a?pin-value =REDACTED",
+		"pkcs11:object=a?pin-value:7777#x":                "pkcs11:object=a?pin-value=REDACTED#x",
+		"pkcs11:object=pin-value;id=%01?pin-source=/p":    "pkcs11:object=pin-value;id=%01?pin-source=/p",
 	} {
 		if got := RedactPIN(in); got != want {
 			t.Errorf("RedactPIN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestMisspeltPINValueNotQuoted: a pin-value attribute spelt wrong is
+// refused like pin-value, without its value in the error.
+func TestMisspeltPINValueNotQuoted(t *testing.T) {
+	for _, s := range []string{
+		"pkcs11:object=a?pin%2Dvalue=7777",
+		"pkcs11:object=a?pin-value%3D7777",
+		"pkcs11:object=a?pin-value =7777",
+		"pkcs11:object=a?pin-value:7777",
+		"pkcs11:object=a?PIN-VALUE=7777",
+		"pkcs11:object=a;pin-value:7777",
+	} {
+		_, err := ParseURI(s)
+		if err == nil || strings.Contains(err.Error(), "7777") || !strings.Contains(err.Error(), "pin-value") {
+			t.Errorf("ParseURI(%q): %v", s, err)
 		}
 	}
 }
