@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -237,9 +238,12 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 		case tea.KeyRunes, tea.KeySpace:
 			m.appendSecret(string(k.Runes))
 		case tea.KeyBackspace:
+			// Remove the last character, not its last byte: a PIN or
+			// password may hold non-ASCII letters.
 			if len(m.secret) > 0 {
-				m.secret[len(m.secret)-1] = 0
-				m.secret = m.secret[:len(m.secret)-1]
+				_, n := utf8.DecodeLastRune(m.secret)
+				clear(m.secret[len(m.secret)-n:])
+				m.secret = m.secret[:len(m.secret)-n]
 			}
 		case tea.KeyCtrlU:
 			m.wipeSecret()

@@ -157,6 +157,12 @@ func TestSecretIsNeverDrawn(t *testing.T) {
 	if m.secret != nil {
 		t.Error("the model kept the secret")
 	}
+	// Backspace removes a whole character, however many bytes it takes.
+	r = newReq(askSecret, "password for wrap_0.pem")
+	send(m, askMsg(r), keys("pässé"), backspace, backspace, keys("x"), enter)
+	if rep := got(t, r); string(rep.secret) != "päsx" {
+		t.Fatalf("got %q, want %q", rep.secret, "päsx")
+	}
 }
 
 func TestCancel(t *testing.T) {
