@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -52,6 +53,7 @@ type Options struct {
 	Tool     *Tool            // the build recorded in each line (default: this binary's)
 	Operator string           // actor name when an event leaves it empty (default: the login name)
 	Role     string           // role of the package's own open/aborted records (default "operator"; the uploader passes "uploader")
+	SelfTest string           // the start-up known-answer tests this process passed, added to each event as the param self_test (default: internal/buildinfo's, with the default Tool)
 }
 
 // Recovery says what Open found and closed after a crash.
@@ -120,6 +122,9 @@ func OpenWith(dir string, opts Options) (*Ceremony, error) {
 	if opts.Tool == nil {
 		bi := buildinfo.Read()
 		opts.Tool = &Tool{Name: "keyrite", Version: bi.Version, Revision: bi.Revision, GoVersion: bi.GoVersion}
+		if opts.SelfTest == "" {
+			opts.SelfTest = buildinfo.SelfTest()
+		}
 	}
 	if opts.Operator == "" {
 		opts.Operator = defaultActorName()
@@ -377,6 +382,9 @@ func (c *Ceremony) Record(ev Event) error {
 	}
 	if ev.Actor.Name == "" {
 		ev.Actor.Name = c.opts.Operator
+	}
+	if c.opts.SelfTest != "" {
+		ev.Params = append(slices.Clip(ev.Params), Param{Name: "self_test", Value: c.opts.SelfTest})
 	}
 	if err := checkEvent(&ev, false); err != nil {
 		return err

@@ -37,15 +37,16 @@ type env struct {
 func commands() []command {
 	return []command{
 		{"version", "print the version and build information", runVersion},
+		{"selftest", "run the known-answer self-tests that guard every ceremony step", runSelfTest},
 		{"kek inspect", "show a Key Exchange Key's kid, size and fingerprint", runKEKInspect},
-		{"byok export", "export a target key wrapped under a KEK as a .byok file", runBYOKExport},
+		{"byok export", "export a target key wrapped under a KEK as a .byok file", withSelfTest(runBYOKExport)},
 		{"byok inspect", "check and describe a .byok file", runBYOKInspect},
-		{"sd keygen", "generate custodian wrapping keys and certificates for activation", runSDKeygen},
-		{"sd restore", "build a restore blob from a security domain and a quorum of custodian keys", runSDRestore},
-		{"sd verify", "quorum drill: prove a security domain can be restored, writing nothing", runSDVerify},
-		{"custody split", "split a secret M-of-N, each share age-encrypted to its holder", runCustodySplit},
-		{"custody combine", "recombine a secret from a quorum of custody shares", runCustodyCombine},
-		{"transcript sign", "sign the current state of a ceremony transcript", runTranscriptSign},
+		{"sd keygen", "generate custodian wrapping keys and certificates for activation", withSelfTest(runSDKeygen)},
+		{"sd restore", "build a restore blob from a security domain and a quorum of custodian keys", withSelfTest(runSDRestore)},
+		{"sd verify", "quorum drill: prove a security domain can be restored, writing nothing", withSelfTest(runSDVerify)},
+		{"custody split", "split a secret M-of-N, each share age-encrypted to its holder", withSelfTest(runCustodySplit)},
+		{"custody combine", "recombine a secret from a quorum of custody shares", withSelfTest(runCustodyCombine)},
+		{"transcript sign", "sign the current state of a ceremony transcript", withSelfTest(runTranscriptSign)},
 		{"transcript verify", "verify a ceremony transcript, its artifacts and signatures", runTranscriptVerify},
 		{"transcript show", "replay a ceremony transcript as a readable script", runTranscriptShow},
 	}
@@ -56,7 +57,7 @@ func main() { os.Exit(run(os.Args[1:], &env{os.Stdin, os.Stdout, os.Stderr})) }
 func run(args []string, e *env) (code int) {
 	defer cli.Recover(e.stderr, prog, &code)
 	if len(args) == 0 || args[0] == "--plain" || args[0] == "tui" {
-		return cli.Report(e.stderr, prog, runGuided(e, args))
+		return cli.Report(e.stderr, prog, withSelfTest(runGuided)(e, args))
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(e.stdout)

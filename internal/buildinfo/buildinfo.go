@@ -5,6 +5,7 @@ package buildinfo
 import (
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 )
 
 // Version is set at release time with -ldflags "-X .../buildinfo.Version=v1.2.3".
@@ -42,3 +43,16 @@ func Read() Info {
 // Generator is the tool's name and version as it appears in .byok files and
 // transcripts.
 func Generator() string { return "keyrite " + Version }
+
+var selfTest atomic.Value // string
+
+// SetSelfTest records, for this process, the summary of the known-answer
+// tests it passed at start (package internal/selftest); transcripts add it
+// to every event they record.
+func SetSelfTest(summary string) { selfTest.Store(summary) }
+
+// SelfTest returns what SetSelfTest recorded, or "".
+func SelfTest() string {
+	s, _ := selfTest.Load().(string)
+	return s
+}
