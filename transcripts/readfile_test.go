@@ -59,3 +59,30 @@ func TestReadFileLimit(t *testing.T) {
 		t.Fatalf("100 bytes with limit 100: %d %v", len(b), err)
 	}
 }
+
+// TestReadArtifactChanged: an artifact grown or replaced by a special file
+// after Verify is an ErrVerify, read no further than its recorded size.
+func TestReadArtifactChanged(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "c")
+	copyTree(t, goldenDir, dir)
+	rep, err := Verify(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := rep.Artifacts[0].Name
+	p := filepath.Join(dir, ArtifactsDir, name)
+	os.Remove(p)
+	if err := os.Symlink("/dev/zero", p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rep.ReadArtifact(name); !errors.Is(err, ErrVerify) {
+		t.Fatalf("artifact replaced by /dev/zero: %v, want ErrVerify", err)
+	}
+	os.Remove(p)
+	if err := os.WriteFile(p, make([]byte, rep.Artifacts[0].Size+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rep.ReadArtifact(name); !errors.Is(err, ErrVerify) {
+		t.Fatalf("artifact grown: %v, want ErrVerify", err)
+	}
+}

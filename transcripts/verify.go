@@ -150,6 +150,9 @@ func (r *Report) ReadArtifact(name string) ([]byte, error) {
 		return nil, fmt.Errorf("transcripts: no artifact %q is recorded", name)
 	}
 	data, err := readFile(filepath.Join(r.Dir, ArtifactsDir, name), ref.Size)
+	if errors.Is(err, errTooLarge) || errors.Is(err, errNotRegular) {
+		return nil, fmt.Errorf("%w: artifacts/%s no longer matches its recorded size %d or is no longer a regular file", ErrVerify, name, ref.Size)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("transcripts: %w", err)
 	}
