@@ -73,6 +73,11 @@ func parseJWE(s string) (*jwe, error) {
 	names := [5]string{"header", "encrypted key", "IV", "ciphertext", "tag"}
 	var dec [5][]byte
 	for i, p := range parts {
+		// encoding/base64 skips CR and LF even in Strict mode; a compact
+		// JWE has none, and must re-serialise to the same string.
+		if strings.ContainsAny(p, "\r\n") {
+			return nil, fmt.Errorf("JWE %s contains a line break; want unpadded base64url", names[i])
+		}
 		b, err := b64u.DecodeString(p)
 		if err != nil {
 			return nil, fmt.Errorf("JWE %s is not unpadded base64url: %v", names[i], err)
