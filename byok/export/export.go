@@ -31,6 +31,21 @@
 // service imported this key) as outputs; the mechanism, pre-flight result,
 // deviations and the HSM's module and token.
 //
+// # Key check values
+//
+// For an AES key there is no public key; the export computes its key check
+// value (KCV) instead: the first 3 bytes of AES-ECB(K, 16 zero bytes), as
+// every HSM vendor's tools show it. A key file's KCV is computed in
+// software before the key is wrapped; a token key's by the HSM
+// (C_Encrypt with CKM_AES_ECB of one zero block), only when its
+// CKA_ENCRYPT is true: the export never changes a key's attributes, and
+// otherwise records "not available: the key does not allow CKA_ENCRYPT".
+// A KCV that cannot be had never stops the export. It is recorded as the
+// byok.export param "kcv" (6 lowercase hex digits; never more than 3
+// bytes, which is why it is public by convention), or "kcv_note" saying
+// why there is none; the uploader has the service encrypt the same block
+// after the import and compares.
+//
 // # Errors
 //
 // Errors are [*Error] values worded for people, naming the key source and
@@ -136,6 +151,13 @@ type KeyResult struct {
 	Deviations    []string        `json:"deviations"` // never nil
 	HSM           *HSMInfo        `json:"hsm"`
 	Attributes    *Attributes     `json:"attributes,omitempty"`
+	// KCV is an AES key's check value: the first 3 bytes of AES-ECB(K, 16
+	// zero bytes) as 6 lowercase hex digits, computed in software for a
+	// key file and by the HSM (CKM_AES_ECB) for a token key. Empty when
+	// it could not be had; KCVNote then says why ("not available: the key
+	// does not allow CKA_ENCRYPT"). Both are empty for RSA and EC keys.
+	KCV     string `json:"kcv,omitempty"`
+	KCVNote string `json:"kcv_note,omitempty"`
 
 	// Blob is the .byok file as written.
 	Blob []byte `json:"-"`

@@ -56,6 +56,9 @@ type job struct {
 	pub     []byte // SPKI DER of the target's public key (nil: AES, or not known)
 	pubNote string // why pub is nil for an RSA or EC key
 
+	kcv     string // an AES key's check value (6 lowercase hex digits), or ""
+	kcvNote string // why kcv is "" for an AES key
+
 	name string   // the key's name in the vault
 	ops  []string // its key_ops
 	out  string   // the .byok file (final path)
@@ -181,7 +184,9 @@ func (r *run) plan() error {
 			return e
 		}
 		j.file, j.soft, j.info = src, t, t.Info()
-		if j.pub, err = t.PublicSPKI(); err != nil {
+		if t.Type == byok.TypeAES {
+			j.setKCV(t.KCV())
+		} else if j.pub, err = t.PublicSPKI(); err != nil {
 			j.pubNote = err.Error()
 		}
 		if j.name == "" {

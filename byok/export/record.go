@@ -22,6 +22,7 @@ func (r *run) result() *Result {
 			Mechanism: j.mechanism, Generator: j.generator, SHA256: fp.Hex(), Words: fp.Words(),
 			CiphertextLen: len(j.ciphertext), Preflight: j.preflight, Deviations: j.deviations,
 			Blob: j.blob, PublicKey: j.pub, PublicKeyNote: j.pubNote,
+			KCV: j.kcv, KCVNote: j.kcvNote,
 		}
 		if k.Deviations == nil {
 			k.Deviations = []string{}
@@ -77,6 +78,13 @@ func record(req Request, res *Result) error {
 			ev.Params = append(ev.Params, transcripts.Param{Name: "public_key_sha256", Value: words.Sum(r.PublicKey).Hex()})
 		} else if r.PublicKeyNote != "" {
 			ev.Params = append(ev.Params, transcripts.Param{Name: "public_key", Value: "not recorded: " + r.PublicKeyNote})
+		}
+		// An AES key's check value, so that the uploader can check the
+		// key the service imported is this one (kcv_match).
+		if r.KCV != "" {
+			ev.Params = append(ev.Params, transcripts.Param{Name: "kcv", Value: r.KCV})
+		} else if r.KCVNote != "" {
+			ev.Params = append(ev.Params, transcripts.Param{Name: "kcv_note", Value: r.KCVNote})
 		}
 		if p := r.Preflight; p != nil {
 			status := "passed"

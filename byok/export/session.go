@@ -99,7 +99,9 @@ func (r *run) exportFromHSM(hjobs []*job, w *blobWriter) error {
 			return hsmHint(keyErr(j.src, err), j.uri)
 		}
 		j.info = info
-		if info.Type != byok.TypeAES {
+		if info.Type == byok.TypeAES {
+			j.setKCV(hsmKCV(s, obj))
+		} else {
 			if pub, err := s.PublicKeyOf(obj); err != nil {
 				j.pubNote = err.Error()
 			} else if j.pub, err = x509.MarshalPKIXPublicKey(pub); err != nil {

@@ -240,6 +240,12 @@ func report(e *env, o *exportOpts, res *export.Result) error {
 			}
 			fmt.Fprintf(e.stdout, "pre-flight: %s\n", status)
 		}
+		switch {
+		case r.KCV != "":
+			fmt.Fprintf(e.stdout, "kcv:        %s\n", r.KCV)
+		case r.KCVNote != "":
+			fmt.Fprintf(e.stdout, "kcv:        %s\n", r.KCVNote)
+		}
 		fmt.Fprintf(e.stdout, "generator:  %s\n", r.Generator)
 		fmt.Fprintf(e.stdout, "sha256:     %s\n", r.SHA256)
 		fmt.Fprintf(e.stdout, "words:      %s\n", r.Words)
