@@ -88,7 +88,7 @@ func ParseRestoreBlob(data []byte) (*RestoreBlob, error) {
 	if b.X5T256, err = jsonString(wk["x5t_256"], "WrappedKey.x5t_256"); err != nil {
 		return nil, blobErr("%v", err)
 	}
-	if t, err := b64u.DecodeString(b.X5T256); err != nil || len(t) != 32 {
+	if t, err := decodeB64u(b.X5T256); err != nil || len(t) != 32 {
 		return nil, blobErr("WrappedKey.x5t_256 is %q, want the unpadded base64url of a SHA-256 digest", b.X5T256)
 	}
 	if b.wrapped, err = parseJWE(b.EncKey); err != nil {

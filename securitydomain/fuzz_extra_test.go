@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -88,4 +89,40 @@ func FuzzParseDownloadRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestThumbprintLineBreak: encoding/base64 skips CR and LF even in Strict
+// mode; an x5t_256 with a line break in it is refused when the SD file or
+// restore blob is read (it would match no certificate later).
+func TestThumbprintLineBreak(t *testing.T) {
+	for _, c := range []struct {
+		file  string
+		field string
+		parse func([]byte) error
+	}{
+		{"n3_q2_rsa2048/sd.json", "x5t_256", func(b []byte) error { _, err := ParseSD(b); return err }},
+		{"n3_q2_rsa2048/restore_blob.json", "x5t_256", func(b []byte) error { _, err := ParseRestoreBlob(b); return err }},
+	} {
+		b, err := os.ReadFile(filepath.Join(vectorDir, c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.parse(b); err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		// Insert an escaped line break after the 10th character of the
+		// first thumbprint.
+		key := []byte(`"` + c.field + `"`)
+		i := bytes.Index(b, key)
+		if i < 0 {
+			t.Fatalf("%s: no %s", c.file, c.field)
+		}
+		j := i + len(key) + bytes.IndexByte(b[i+len(key):], '"') + 1 + 10
+		for _, lb := range []string{`\n`, `\r\n`, `\r`} {
+			mod := append(append(append([]byte(nil), b[:j]...), lb...), b[j:]...)
+			if err := c.parse(mod); err == nil || !strings.Contains(err.Error(), "x5t_256") {
+				t.Errorf("%s: x5t_256 with %s: err = %v, want a refusal naming x5t_256", c.file, lb, err)
+			}
+		}
+	}
 }

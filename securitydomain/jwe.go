@@ -39,8 +39,24 @@ var ErrAuthentication = errors.New("securitydomain: JWE authentication tag misma
 var ErrDecryption = errors.New("securitydomain: RSA-OAEP decryption failed")
 
 // b64u is base64url without padding. Decoding is strict: no padding, no
-// other characters, canonical trailing bits.
+// other characters, canonical trailing bits; but encoding/base64 skips CR
+// and LF even in Strict mode, so callers refuse them (parseJWE) or decode
+// with decodeB64u.
 var b64u = base64.RawURLEncoding.Strict()
+
+// errB64uNewline is returned by decodeB64u for a CR or LF in its input.
+var errB64uNewline = errors.New("line break inside base64url")
+
+// decodeB64u decodes unpadded base64url strictly, CR and LF included:
+// whatever it accepts is the canonical encoding of what it returns. The
+// x5t_256 thumbprints are decoded with it, so that "ab\ncd..." is refused
+// when the file is read rather than matching no certificate later.
+func decodeB64u(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errB64uNewline
+	}
+	return b64u.DecodeString(s)
+}
 
 // jwe is a parsed compact JWE (RFC 7516 §7.1).
 type jwe struct {

@@ -155,7 +155,7 @@ func ParseSD(data []byte) (*SecurityDomain, error) {
 		if s.X5T256, err = jsonString(f["x5t_256"], where+".x5t_256"); err != nil {
 			return nil, sdErr("%v", err)
 		}
-		if t, err := b64u.DecodeString(s.X5T256); err != nil || len(t) != sha256.Size {
+		if t, err := decodeB64u(s.X5T256); err != nil || len(t) != sha256.Size {
 			return nil, sdErr("%s.x5t_256 is %q, want the unpadded base64url of a SHA-256 digest", where, s.X5T256)
 		}
 		for j, prev := range sd.Shares {
