@@ -65,6 +65,18 @@
 // {"error":{"code":"BadParameter","message":"...","innererror":{"code":"..."}}}
 // with a message that says what was expected and what was found.
 //
+// POST /keys/{name}/encrypt and /keys/{name}/{version}/encrypt take the
+// service's body {"alg","value","iv"} (value and iv base64url) and answer
+// {"kid","value"}; the emulator implements them for oct-HSM keys only, with
+// alg A128CBC, A192CBC or A256CBC (AES-CBC without padding) matching the
+// key size, an iv of exactly 16 bytes and a value that is a non-empty
+// multiple of 16 bytes (aad and tag refused). A key whose key_ops lack
+// encrypt, or that is disabled, is refused 403 {"code":"Forbidden",
+// "innererror":{"code":"KeyOperationForbidden"}} as the service does;
+// other refusals are 400 BadParameter. The uploader uses it to compare an
+// imported AES key's check value (the first 3 bytes of the encryption of
+// one zero block with a zero iv) with the one recorded offline.
+//
 // # Security domain (Managed HSM only)
 //
 // POST /securitydomain/download checks the request (3 to 10 distinct RSA
@@ -88,8 +100,12 @@
 // fsx.WriteNew) and each HSM's security-domain state in
 // services/mhsm-<name>/securitydomain.json (replaced by write-to-temp and
 // rename). The files hold the emulator's own private keys (KEKs, exchange
-// keys) and are written 0600. Imported keys are stored by their public part
-// only.
+// keys) and are written 0600. Imported RSA and EC keys are stored by their
+// public part only; imported oct-HSM (AES) keys are stored with their key
+// bytes, in the same 0600 files, so that encrypt can use them. This is what
+// makes the emulator a test stand-in and nothing more: it holds imported
+// symmetric keys in the clear on disk. Never import a production key into
+// it.
 //
 // Differences from the service worth knowing: a Managed HSM answers key
 // operations before its security domain has been downloaded (the service
@@ -426,6 +442,19 @@ func (e *Emulator) route(w http.ResponseWriter, r *http.Request, svc service, pa
 		parts = parts[:len(parts)-1]
 	}
 	switch {
+	case (len(parts) == 3 || len(parts) == 4) && parts[0] == "keys" && parts[len(parts)-1] == "encrypt":
+		// POST /keys/{name}/encrypt, /keys/{name}/{version}/encrypt, and
+		// /keys/{name}//encrypt (the SDK with an empty version): the
+		// current version unless one is named.
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, r)
+			return
+		}
+		version := ""
+		if len(parts) == 4 {
+			version = parts[2]
+		}
+		e.encrypt(w, r, svc, parts[1], version)
 	case len(parts) == 3 && parts[0] == "keys" && parts[2] == "create":
 		if r.Method != http.MethodPost {
 			methodNotAllowed(w, r)

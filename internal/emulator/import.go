@@ -156,8 +156,9 @@ func (e *Emulator) importKey(w http.ResponseWriter, r *http.Request, svc service
 }
 
 // openImport opens the .byok blob of spec with the KEK it names and checks
-// the key inside; it returns the record to store (public part only). The
-// caller holds e.mu.
+// the key inside; it returns the record to store: the public part of an
+// RSA or EC key, and the key bytes of an oct-HSM key (so that encrypt can
+// use them; see the package doc). The caller holds e.mu.
 func (e *Emulator) openImport(svc service, spec *importSpec) (*keyRecord, *badParam) {
 	kid, ciphertext, perr := parseBYOK(spec.BYOK)
 	if perr != nil {
@@ -177,6 +178,9 @@ func (e *Emulator) openImport(svc service, spec *importSpec) (*keyRecord, *badPa
 		return nil, perr
 	}
 	rec.KeyOps, rec.Enabled, rec.Tags, rec.Imported = spec.KeyOps, spec.Enabled, spec.Tags, true
+	if rec.Kty == ktyOctHSM {
+		rec.SecretKey = append([]byte(nil), pt...) // pt is wiped on return
+	}
 	return rec, nil
 }
 

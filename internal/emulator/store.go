@@ -42,7 +42,9 @@ type keyRecord struct {
 	// PrivatePKCS8 is set only for keys the emulator generated (KEKs):
 	// the stand-in for key material that never leaves a real HSM.
 	PrivatePKCS8 []byte `json:"private_pkcs8,omitempty"`
-	// SecretKey is the raw key of an oct-HSM key the emulator generated.
+	// SecretKey is the raw key of an oct-HSM key, generated or imported:
+	// the emulator keeps it so that encrypt works (a test stand-in; a real
+	// HSM never gives it out).
 	SecretKey []byte `json:"secret_key,omitempty"`
 }
 
