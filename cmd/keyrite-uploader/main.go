@@ -247,6 +247,8 @@ func serviceErr(err error) error {
 		return cli.WithHint(err, "check that your identity has the Key Vault / Managed HSM role for this operation")
 	case errors.As(err, &se) && se.Status == 400:
 		return cli.WithHint(err, "the service refused the request; its message above says why")
+	case errors.Is(err, uploader.ErrKCVMismatch):
+		return cli.WithHint(err, "do not use that key: the HSM holds an AES key other than the one the ceremony exported; compare the transcript's kcv with the source HSM's key check value")
 	case errors.Is(err, uploader.ErrPublicKeyMismatch):
 		return cli.WithHint(err, "do not use that key: the vault holds a key other than the one the ceremony exported; compare the transcript's public key with `az keyvault key show`")
 	case errors.Is(err, uploader.ErrCeremony):
@@ -349,13 +351,20 @@ func runImport(e *env, args []string) error {
 	for _, o := range out {
 		if !c.json {
 			state := "imported"
-			if o.Skipped {
+			switch {
+			case o.Skipped:
 				state = "already imported"
+			case o.Mismatch:
+				state = "MISMATCH: imported"
 			}
 			fmt.Fprintf(e.stdout, "%s %s as %s (public_key_match=%t: %s)\n", state, o.Name, o.Kid, o.PublicKeyMatch, o.MatchReason)
+			if o.KCVMatch != nil {
+				fmt.Fprintf(e.stdout, "  kcv_match=%t: %s\n", *o.KCVMatch, o.KCVReason)
+			}
 		}
 	}
-	if err != nil {
+	mismatch := errors.Is(err, uploader.ErrPublicKeyMismatch) || errors.Is(err, uploader.ErrKCVMismatch)
+	if err != nil && !(c.json && mismatch) {
 		return serviceErr(err)
 	}
 	if c.json {
@@ -364,10 +373,26 @@ func runImport(e *env, args []string) error {
 			all = all && o.PublicKeyMatch
 		}
 		res := map[string]any{"public_key_match": all, "imports": out}
+		// kcv_match: present when AES keys were imported; true when every
+		// one's key check value matched.
+		for _, o := range out {
+			if o.KCVMatch != nil {
+				m, _ := res["kcv_match"].(bool)
+				if _, seen := res["kcv_match"]; !seen {
+					m = true
+				}
+				res["kcv_match"] = m && *o.KCVMatch
+			}
+		}
 		if len(out) > 0 {
 			res["kid"] = out[len(out)-1].Kid
 		}
-		return cli.PrintJSON(e.stdout, res)
+		// A key that is not the one exported: the result is printed (the
+		// key was imported, the check failed) and the command fails.
+		if perr := cli.PrintJSON(e.stdout, res); perr != nil || err == nil {
+			return perr
+		}
+		return serviceErr(err)
 	}
 	return nil
 }

@@ -109,6 +109,10 @@ type ExportPlan struct {
 	Done       string
 	DoneMatch  bool
 	DoneReason string
+	// DoneKCV is what that import recorded about the key check value (an
+	// AES key's kcv_match and kcv_reason), or nil.
+	DoneKCV       *bool
+	DoneKCVReason string
 }
 
 // PlanImports reads every successful byok.export event of the signed state
@@ -121,11 +125,16 @@ type ExportPlan struct {
 // target's public key if one was recorded (an artifact of kind
 // "public-key" holding a PEM or DER SubjectPublicKeyInfo, or param
 // "public_key_sha256" / "target_spki_sha256" with the hex SHA-256 of the
-// SPKI DER). Every check is done before anything is sent.
+// SPKI DER). For an AES key (oct-HSM) it reads the key check value (param
+// "kcv", exactly 6 lowercase hex digits; anything else is refused) and the
+// key size (param "target"); a "kcv" on another key type is refused. Every
+// check is done before anything is sent.
 func PlanImports(v *Verified) ([]ExportPlan, error) {
 	type earlier struct {
 		kid, reason string
 		match       bool
+		kcv         *bool
+		kcvReason   string
 	}
 	done := map[int64]earlier{}
 	for _, e := range v.later() {
@@ -137,7 +146,12 @@ func PlanImports(v *Verified) ([]ExportPlan, error) {
 		match, _ := param(&e, "public_key_match")
 		reason, _ := param(&e, "match_reason")
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && kid != "" {
-			done[n] = earlier{kid: kid, match: match == "true", reason: reason}
+			d := earlier{kid: kid, match: match == "true", reason: reason}
+			if km, ok := param(&e, "kcv_match"); ok {
+				d.kcv = new(km == "true")
+				d.kcvReason, _ = param(&e, "kcv_reason")
+			}
+			done[n] = d
 		}
 	}
 	var plans []ExportPlan
@@ -151,6 +165,7 @@ func PlanImports(v *Verified) ([]ExportPlan, error) {
 		}
 		if d, ok := done[e.Seq]; ok {
 			p.Done, p.DoneMatch, p.DoneReason = d.kid, d.match, d.reason
+			p.DoneKCV, p.DoneKCVReason = d.kcv, d.kcvReason
 		}
 		plans = append(plans, *p)
 	}
@@ -210,7 +225,45 @@ func planOne(v *Verified, e *transcripts.Entry) (*ExportPlan, error) {
 		return nil, err
 	}
 	p.Spec.Expected, p.Spec.NoExpectedReason = expected, reason
+	if err := recordedKCV(&p.Spec, e); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// recordedKCV reads an AES key's recorded key check value (param "kcv",
+// exactly 6 lowercase hex digits) and size (param "target", AES-128,
+// AES-192 or AES-256). A kcv on another key type is refused; an AES
+// export without one gets the reason: its "kcv_note", or none recorded.
+func recordedKCV(s *ImportSpec, e *transcripts.Entry) error {
+	kcv, hasKCV := param(e, "kcv")
+	if s.Kty != "oct-HSM" {
+		if hasKCV {
+			return fmt.Errorf("param kcv is recorded for kty %s; a key check value belongs to an AES key (oct-HSM)", s.Kty)
+		}
+		return nil
+	}
+	switch t, _ := param(e, "target"); t {
+	case "AES-128":
+		s.AESBits = 128
+	case "AES-192":
+		s.AESBits = 192
+	case "AES-256":
+		s.AESBits = 256
+	}
+	if !hasKCV {
+		s.NoKCVReason = "the byok.export event records no key check value (param kcv)"
+		if note, ok := param(e, "kcv_note"); ok && note != "" {
+			s.NoKCVReason = "the export recorded no key check value: " + note
+		}
+		return nil
+	}
+	b, err := byok.ParseKCV(kcv)
+	if err != nil {
+		return fmt.Errorf("param kcv: %w", err)
+	}
+	s.KCV = b
+	return nil
 }
 
 // setType sets Kty and Crv from the event's "target" (as byok.TargetInfo
@@ -298,7 +351,17 @@ type ImportOutcome struct {
 	Kid            string `json:"kid"`
 	PublicKeyMatch bool   `json:"public_key_match"`
 	MatchReason    string `json:"match_reason"`
-	Skipped        bool   `json:"skipped,omitempty"` // imported by an earlier run
+	// KCVMatch and KCVReason are set for AES (oct-HSM) keys only: whether
+	// the key check value the service computed equals the one recorded
+	// offline, and what was compared or why nothing was.
+	KCVMatch  *bool  `json:"kcv_match,omitempty"`
+	KCVReason string `json:"kcv_reason,omitempty"`
+	Skipped   bool   `json:"skipped,omitempty"` // imported by an earlier run
+	// Mismatch is set when the key was imported but is not the one
+	// recorded offline (its public key or key check value differs); the
+	// import failed, and ImportCeremony returns the error with this
+	// outcome last.
+	Mismatch bool `json:"mismatch,omitempty"`
 }
 
 // ImportCeremony verifies the ceremony in dir, then imports every recorded
@@ -306,7 +369,10 @@ type ImportOutcome struct {
 // uploader.byok.import event per import (or per failure) naming the signed
 // checkpoint it acted on, with the service's answers as artifacts. Exports
 // an earlier run already imported are skipped. It stops at the first
-// failure.
+// failure; a public key (RSA, EC) or key check value (AES) that differs
+// from the recorded one is a failure (ErrPublicKeyMismatch,
+// ErrKCVMismatch), recorded as such. An AES import records kcv (the
+// recorded value), kcv_service (the service's), kcv_match and kcv_reason.
 func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust *transcripts.Trust) ([]ImportOutcome, error) {
 	vault, err := c.serviceURL(vaultURL, false)
 	if err != nil {
@@ -338,13 +404,33 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 	var out []ImportOutcome
 	for _, p := range plans {
 		if p.Done != "" {
-			out = append(out, ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: p.Done, Skipped: true,
-				PublicKeyMatch: p.DoneMatch, MatchReason: "imported by an earlier run: " + p.DoneReason})
+			o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: p.Done, Skipped: true,
+				PublicKeyMatch: p.DoneMatch, MatchReason: "imported by an earlier run: " + p.DoneReason}
+			if p.DoneKCV != nil {
+				o.KCVMatch, o.KCVReason = p.DoneKCV, "imported by an earlier run: "+p.DoneKCVReason
+			}
+			out = append(out, o)
 			continue
 		}
 		res, ierr := c.ImportBYOK(ctx, vault, p.Spec)
 		if ierr == nil && res.Mismatch {
 			ierr = fmt.Errorf("%w: %s was imported as %s", ErrPublicKeyMismatch, p.Spec.Name, res.Kid)
+		}
+		if ierr == nil && res.KCVMismatch {
+			ierr = fmt.Errorf("%w: %s was imported as %s: %s", ErrKCVMismatch, p.Spec.Name, res.Kid, res.KCVReason)
+		}
+		// An AES key's key check value result, once the service was asked.
+		var kcvParams []transcripts.Param
+		if p.Spec.Kty == "oct-HSM" && res != nil && res.KCVReason != "" {
+			if p.Spec.KCV != nil {
+				kcvParams = append(kcvParams, transcripts.Param{Name: "kcv", Value: hex.EncodeToString(p.Spec.KCV)})
+			}
+			if res.KCVService != "" {
+				kcvParams = append(kcvParams, transcripts.Param{Name: "kcv_service", Value: res.KCVService})
+			}
+			kcvParams = append(kcvParams,
+				transcripts.Param{Name: "kcv_match", Value: strconv.FormatBool(res.KCVMatch)},
+				transcripts.Param{Name: "kcv_reason", Value: res.KCVReason})
 		}
 		ev := transcripts.Event{
 			Step:    StepImport,
@@ -382,8 +468,16 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 			if res != nil && res.MatchReason != "" {
 				ev.Params = append(ev.Params, transcripts.Param{Name: "public_key_match", Value: "false"}, transcripts.Param{Name: "match_reason", Value: res.MatchReason})
 			}
+			ev.Params = append(ev.Params, kcvParams...)
 			ev.Action = fmt.Sprintf("import of %s (byok.export event %d) into %s failed", p.Spec.Name, p.Seq, vault)
 			ev.Result = failure(ierr)
+			if res != nil && (res.Mismatch || res.KCVMismatch) {
+				o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyMatch: false, MatchReason: res.MatchReason, Mismatch: true}
+				if p.Spec.Kty == "oct-HSM" {
+					o.KCVMatch, o.KCVReason = new(false), res.KCVReason
+				}
+				out = append(out, o)
+			}
 			if rerr := cer.Record(ev); rerr != nil {
 				return out, fmt.Errorf("%w (and recording the failure failed: %v)", ierr, rerr)
 			}
@@ -393,11 +487,16 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 		ev.Params = append(ev.Params,
 			transcripts.Param{Name: "public_key_match", Value: strconv.FormatBool(res.PublicKeyMatch)},
 			transcripts.Param{Name: "match_reason", Value: res.MatchReason})
+		ev.Params = append(ev.Params, kcvParams...)
 		ev.Result = "ok"
 		if err := cer.Record(ev); err != nil {
 			return out, fmt.Errorf("uploader: %s was imported as %s but recording it in the transcript failed: %w", p.Spec.Name, res.Kid, err)
 		}
-		out = append(out, ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyMatch: res.PublicKeyMatch, MatchReason: res.MatchReason})
+		o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyMatch: res.PublicKeyMatch, MatchReason: res.MatchReason}
+		if p.Spec.Kty == "oct-HSM" {
+			o.KCVMatch, o.KCVReason = new(res.KCVMatch), res.KCVReason
+		}
+		out = append(out, o)
 	}
 	return out, nil
 }

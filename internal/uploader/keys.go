@@ -165,6 +165,13 @@ type ImportSpec struct {
 	Expected crypto.PublicKey
 	// NoExpectedReason says why Expected is nil.
 	NoExpectedReason string
+	// KCV is the AES key check value recorded offline (3 bytes: the first
+	// of AES-ECB(K, 16 zero bytes)), or nil; NoKCVReason says why it is
+	// nil. AESBits is the AES key size recorded offline (128, 192, 256),
+	// which picks the algorithm of the check; 0 if unknown.
+	KCV         []byte
+	NoKCVReason string
+	AESBits     int
 }
 
 // ImportResult is what the service returned for an import.
@@ -182,6 +189,16 @@ type ImportResult struct {
 	// Mismatch is set when a public key was recorded offline and the
 	// service's differs: the vault holds a key other than the one exported.
 	Mismatch bool
+
+	// For an oct-HSM (AES) key: KCVMatch reports that the key check value
+	// the service computed (KCVService, 6 hex digits, or "" if none)
+	// equals the one recorded offline; KCVReason says what was compared
+	// or why nothing was; KCVMismatch is set when both were had and
+	// differ: the HSM holds a key other than the one exported.
+	KCVMatch    bool
+	KCVReason   string
+	KCVService  string
+	KCVMismatch bool
 }
 
 // ErrPublicKeyMismatch is returned (wrapped) by ImportCeremony when the key
@@ -189,7 +206,12 @@ type ImportResult struct {
 var ErrPublicKeyMismatch = errors.New("uploader: the service's public key differs from the one recorded offline")
 
 // ImportBYOK imports spec.BYOK into the vault as an HSM-protected key, then
-// reads the key back and compares its public key with spec.Expected.
+// reads the key back and compares its public key with spec.Expected. For
+// an AES key (oct-HSM), which has no public key, it compares the key check
+// value instead: when spec.KCV is set and the key's key_ops include
+// encrypt, the service encrypts one zero block with A128CBC/A192CBC/
+// A256CBC (by spec.AESBits) and a zero IV, and the first 3 bytes of the
+// answer are compared with spec.KCV (KCVMatch, KCVMismatch, KCVReason).
 func (c *Client) ImportBYOK(ctx context.Context, vaultURL string, spec ImportSpec) (*ImportResult, error) {
 	vaultURL, err := c.serviceURL(vaultURL, false)
 	if err != nil {
@@ -239,7 +261,8 @@ func (c *Client) ImportBYOK(ctx context.Context, vaultURL string, spec ImportSpe
 	}
 	switch {
 	case res.ServicePublic == nil:
-		res.MatchReason = "an AES key has no public part to compare"
+		checkKCV(ctx, kc, spec, got.Key, id.Version(), res)
+		res.MatchReason = aesMatchReason(res)
 	case spec.Expected == nil:
 		res.MatchReason = "no public key was recorded offline"
 		if spec.NoExpectedReason != "" {

@@ -7,7 +7,10 @@
 //     inspect` reads.
 //   - [Client.ImportBYOK] imports a .byok blob (azkeys ImportKey with
 //     JSONWebKey.T = the raw file, HSM true), reads the key back (GetKey) and
-//     compares the service's public key with the one recorded offline.
+//     compares the service's public key with the one recorded offline; for
+//     an AES key, which has none, it has the service encrypt one zero block
+//     (AES-CBC, zero IV) and compares the first 3 bytes, the key check
+//     value, with the one recorded offline.
 //   - [Client.DownloadSecurityDomain], [Client.ExchangeKey] and
 //     [Client.UploadSecurityDomain] do the Managed HSM security-domain
 //     operations over raw REST on azcore (no official Go client exists), with
