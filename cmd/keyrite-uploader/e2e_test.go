@@ -68,6 +68,39 @@ func TestEndToEnd(t *testing.T) {
 	}
 	offline("transcript", "verify", in("cer"))
 
+	// AES into a Managed HSM: the export records the key check value, the
+	// uploader has the service compute it and compares.
+	mhsm := url + "/mhsm/aes1"
+	r = runCLI(t, append([]string{"kek", "create", "--vault", mhsm, "--name", "kek", "--out", in("mkek.pem"), "--json"}, common...)...)
+	r.want(t, 0)
+	var mkek struct{ Kid string }
+	json.Unmarshal([]byte(r.stdout), &mkek)
+	aesKey := make([]byte, 32)
+	rand.Read(aesKey)
+	os.WriteFile(in("app-aes.bin"), aesKey, 0o600)
+	var exp struct{ KCV string }
+	if err := json.Unmarshal([]byte(offline("byok", "export", "--key", in("app-aes.bin"), "--kek", in("mkek.pem"), "--kid", mkek.Kid,
+		"--out", in("app-aes.byok"), "--ceremony", in("aescer"), "--json")), &exp); err != nil || exp.KCV != kcvOf(t, aesKey) {
+		t.Fatalf("export --json kcv %q (%v); crypto/aes gives %s", exp.KCV, err, kcvOf(t, aesKey))
+	}
+	offline("transcript", "sign", in("aescer"), "--key", in("signer.pem"))
+	r = runCLI(t, append([]string{"import", "--ceremony", in("aescer"), "--vault", mhsm, "--json"}, common...)...)
+	r.want(t, 0)
+	var aesImp struct {
+		KCVMatch *bool `json:"kcv_match"`
+		Imports  []struct {
+			KCVMatch  *bool  `json:"kcv_match"`
+			KCVReason string `json:"kcv_reason"`
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &aesImp); err != nil || aesImp.KCVMatch == nil || !*aesImp.KCVMatch ||
+		len(aesImp.Imports) != 1 || aesImp.Imports[0].KCVMatch == nil || !*aesImp.Imports[0].KCVMatch {
+		t.Fatalf("AES import --json %q: %v", r.stdout, err)
+	}
+	if out := offline("transcript", "show", in("aescer")); !strings.Contains(out, "kcv_match = true") {
+		t.Errorf("the transcript does not record kcv_match true:\n%s", out)
+	}
+
 	// Security domain.
 	hsm := url + "/mhsm/hsm1"
 	var certs []string
