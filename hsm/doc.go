@@ -42,7 +42,9 @@
 // Other areas' helpers live in their own files on the same Session:
 // rsadecrypt.go (RSAPrivateKey: DecryptOAEPSHA256, DecryptRaw), keygen.go
 // (GenerateRSAKeyPair), cert.go (Certificate, FindCertificate,
-// StoreCertificate), sign.go (ECDSASigner, OpenSigner). For calls without a
+// StoreCertificate), sign.go (ECDSASigner, OpenSigner), pubkey.go
+// (PublicKeyOf: the public half of a token private key, for records), kcv.go
+// (AESCheckBlock for key check values; ErrEncryptNotAllowed). For calls without a
 // helper use s.P11() with s.Handle() and wrap failures with WrapError(op,
 // context, err), so that they carry the same advice and sentinels.
 //
