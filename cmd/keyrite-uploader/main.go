@@ -34,6 +34,7 @@ import (
 	"github.com/keyrite/keyrite/internal/buildinfo"
 	"github.com/keyrite/keyrite/internal/cli"
 	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/secret"
 	"github.com/keyrite/keyrite/internal/uploader"
 	"github.com/keyrite/keyrite/internal/words"
 	"github.com/keyrite/keyrite/securitydomain"
@@ -126,7 +127,7 @@ func (c *common) client() (*uploader.Client, error) {
 		}
 	}
 	if c.tokenEnv != "" {
-		if !envName(c.tokenEnv) {
+		if !secret.ValidEnvName(c.tokenEnv) {
 			// Not echoed: it may be the token itself, pasted in place of
 			// the variable's name.
 			return nil, cli.WithHint(errors.New("--token-env: not an environment variable name (letters, digits and _, not starting with a digit); not shown in case it is the token itself"),
@@ -147,19 +148,6 @@ func (c *common) client() (*uploader.Client, error) {
 		return nil, cli.WithHint(err, "sign in with `az login`, set the AZURE_* environment variables, or use --token-env NAME")
 	}
 	return cl, nil
-}
-
-// envName reports whether name is a portable environment variable name.
-func envName(name string) bool {
-	for i, c := range name {
-		switch {
-		case c == '_', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
-		case '0' <= c && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return name != ""
 }
 
 func unwrapPath(err error) error {

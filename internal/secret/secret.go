@@ -57,7 +57,7 @@ func (s *Source) Read(prompt string) ([]byte, error) {
 	case s != nil && s.Env != "" && s.File != "":
 		return nil, fmt.Errorf("give the %s either from an environment variable or from a file, not both", kind)
 	case s != nil && s.Env != "":
-		if !validEnvName(s.Env) {
+		if !ValidEnvName(s.Env) {
 			// Not echoed: a PIN typed where its variable's name belongs
 			// must not be repeated on the screen or in logs.
 			return nil, fmt.Errorf("the environment variable named for the %s is not a valid name (letters, digits and _, not starting with a digit); give the variable's name, not the %s itself (not shown here in case it is)", kind, kind)
@@ -86,8 +86,11 @@ func (s *Source) Read(prompt string) ([]byte, error) {
 	return readTerminal(prompt)
 }
 
-// validEnvName reports whether name is a portable environment variable name.
-func validEnvName(name string) bool {
+// ValidEnvName reports whether name is a portable environment variable name
+// (letters, digits and _, not starting with a digit). A value that is not
+// one may be the secret itself, typed where its variable's name belongs:
+// do not echo it.
+func ValidEnvName(name string) bool {
 	for i, c := range name {
 		switch {
 		case c == '_', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
