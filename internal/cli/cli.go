@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"unicode"
@@ -104,7 +105,12 @@ func Report(w io.Writer, prog string, err error) int {
 // oneLine keeps an error on one line so that a hostile input cannot forge
 // extra "hint:" lines, terminal escapes (C0 and C1 controls: U+009B is an
 // 8-bit CSI) or text reordered by bidirectional overrides in the output.
+//
+// It also blanks the value of any PKCS#11 URI pin-value attribute (however
+// spelt or percent-encoded) as a last line of defence: a PIN typed into a URI
+// must not come back in an error that quotes the argument.
 func oneLine(s string) string {
+	s = pinValue.ReplaceAllString(s, "${1}=REDACTED")
 	return strings.Map(func(r rune) rune {
 		switch {
 		case r == '\n' || r == '\r':
@@ -115,6 +121,8 @@ func oneLine(s string) string {
 		return r
 	}, s)
 }
+
+var pinValue = regexp.MustCompile(`(?i)(pin(?:-|%2d)value)\s*(?:=|%3d|:)[^;&?\s"']*`)
 
 // Recover turns a panic into an error report instead of a stack trace. Use as
 // `defer cli.Recover(prog, &code)` in a binary's run function.

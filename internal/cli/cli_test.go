@@ -72,3 +72,13 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("%q", b.String())
 	}
 }
+
+func TestReportRedactsPINValue(t *testing.T) {
+	for _, arg := range []string{"pkcs11:token=a?pin-value=9876", "pkcs11:token=a;pin%2Dvalue=9876;object=b", "PIN-VALUE:9876"} {
+		var b bytes.Buffer
+		Report(&b, "keyrite", Usagef("unexpected argument %q", arg))
+		if strings.Contains(b.String(), "9876") || !strings.Contains(b.String(), "REDACTED") {
+			t.Errorf("%q -> %q", arg, b.String())
+		}
+	}
+}
