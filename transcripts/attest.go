@@ -3,7 +3,6 @@ package transcripts
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,11 +143,11 @@ func ParseEnvelope(data []byte) (*dsse.Envelope, []byte, error) {
 	if len(env.Signatures) != 1 {
 		return nil, nil, fmt.Errorf("%w: %d signatures, want exactly 1", ErrAttestation, len(env.Signatures))
 	}
-	payload, err := base64.StdEncoding.Strict().DecodeString(env.Payload)
+	payload, err := decodeStd(env.Payload)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: payload is not standard base64", ErrAttestation)
 	}
-	if _, err := base64.StdEncoding.Strict().DecodeString(env.Signatures[0].Sig); err != nil {
+	if _, err := decodeStd(env.Signatures[0].Sig); err != nil {
 		return nil, nil, fmt.Errorf("%w: signature is not standard base64", ErrAttestation)
 	}
 	return &env, payload, nil

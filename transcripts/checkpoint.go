@@ -44,7 +44,7 @@ func ParseCheckpoint(text []byte) (CheckpointRef, error) {
 	if err != nil || size < 1 {
 		return CheckpointRef{}, fmt.Errorf("%w: size %q", ErrNote, lines[1])
 	}
-	root, err := base64.StdEncoding.Strict().DecodeString(lines[2])
+	root, err := decodeStd(lines[2])
 	if err != nil || len(root) != 32 {
 		return CheckpointRef{}, fmt.Errorf("%w: root hash %q", ErrNote, lines[2])
 	}
@@ -100,7 +100,7 @@ func ParseNote(msg []byte) ([]byte, []NoteSig, error) {
 		if !ok || name == "" || strings.ContainsAny(name, "+ ") || strings.ContainsAny(b64, " ") {
 			return nil, nil, fmt.Errorf("%w: signature line %q: want \"— name signature\"", ErrNote, line)
 		}
-		raw, err := base64.StdEncoding.Strict().DecodeString(b64)
+		raw, err := decodeStd(b64)
 		if err != nil || len(raw) < 5 {
 			return nil, nil, fmt.Errorf("%w: signature of %s: bad base64", ErrNote, name)
 		}

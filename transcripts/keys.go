@@ -177,7 +177,7 @@ func NewVerifier(vkey string) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: verifier key %s: bad key id", ErrKey, name)
 	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(b64)
+	raw, err := decodeStd(b64)
 	if err != nil || len(raw) < 2 {
 		return nil, fmt.Errorf("%w: verifier key %s: bad base64 key", ErrKey, name)
 	}
@@ -327,4 +327,14 @@ func keyIDHex(h uint32) string {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], h)
 	return hex.EncodeToString(b[:])
+}
+
+// decodeStd decodes strict standard base64. Go's decoder skips CR and LF
+// even in strict mode; refusing them keeps every accepted file the one
+// canonical form of its content.
+func decodeStd(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("line break inside base64")
+	}
+	return base64.StdEncoding.Strict().DecodeString(s)
 }
