@@ -71,31 +71,7 @@ func loadTarget(t testing.TB, tok *softhsmtest.Token, file, label string) []byte
 }
 
 func session(t testing.TB, tok *softhsmtest.Token, p hsm.PKCS11) *hsm.Session {
-	t.Helper()
-	var m *hsm.Module
-	var err error
-	if p != nil {
-		m, err = hsm.LoadWith(p, tok.Module)
-	} else {
-		m, err = hsm.Load(tok.Module)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	slot, err := m.FindToken(hsm.TokenFilter{Label: tok.Label})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := m.OpenSession(slot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Login([]byte(tok.PIN)); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return tok.SessionWith(t, p)
 }
 
 func find(t testing.TB, s *hsm.Session, label string) *hsm.Object {

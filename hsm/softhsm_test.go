@@ -16,27 +16,7 @@ import (
 )
 
 // open loads the token's module, finds the token by label and logs in.
-func open(t *testing.T, tok *softhsmtest.Token) *hsm.Session {
-	t.Helper()
-	m, err := hsm.Load(tok.Module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	slot, err := m.FindToken(hsm.TokenFilter{Label: tok.Label})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := m.OpenSession(slot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Login([]byte(tok.PIN)); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func open(t *testing.T, tok *softhsmtest.Token) *hsm.Session { return tok.Session(t) }
 
 func TestTokenInfoAndObjects(t *testing.T) {
 	tok := softhsmtest.New(t, "vendor")

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/softhsmtest"
 	"github.com/miekg/pkcs11"
 )
@@ -16,23 +15,7 @@ import (
 // tokenCustodian opens the custodian key labelled "wrap" on tok.
 func tokenCustodian(t *testing.T, tok *softhsmtest.Token, cert *x509.Certificate) Custodian {
 	t.Helper()
-	m, err := hsm.Load(tok.Module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	slot, err := m.FindToken(hsm.TokenFilter{Label: tok.Label})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := m.OpenSession(slot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Login([]byte(tok.PIN)); err != nil {
-		t.Fatal(err)
-	}
+	s := tok.Session(t)
 	obj, err := s.FindOne("wrap", []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, "wrap"),
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),

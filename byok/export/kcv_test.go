@@ -90,22 +90,8 @@ func TestKCVSoftHSM(t *testing.T) {
 	tok.WriteSecretKey(t, key, softhsmtest.Options{Label: "app-key", ID: "01", Extractable: true, Sensitive: true})
 
 	// A token key without CKA_ENCRYPT, made through the hsm layer.
-	m, err := hsm.Load(tok.Module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	slot, err := m.FindToken(hsm.TokenFilter{Label: tok.Label})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := m.OpenSession(slot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Login([]byte(tok.PIN)); err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.P11().CreateObject(s.Handle(), []*pkcs11.Attribute{
+	s := tok.Session(t)
+	_, err := s.P11().CreateObject(s.Handle(), []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
@@ -120,8 +106,7 @@ func TestKCVSoftHSM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	m.Close()
+	s.Close() // the export opens its own session
 
 	dir := t.TempDir()
 	cer := filepath.Join(dir, "cer")
@@ -143,21 +128,7 @@ func TestKCVSoftHSM(t *testing.T) {
 	}
 
 	// The export left CKA_ENCRYPT false.
-	m, err = hsm.Load(tok.Module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if slot, err = m.FindToken(hsm.TokenFilter{Label: tok.Label}); err != nil {
-		t.Fatal(err)
-	}
-	if s, err = m.OpenSession(slot); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Login([]byte(tok.PIN)); err != nil {
-		t.Fatal(err)
-	}
+	s = tok.Session(t)
 	u, _ := hsm.ParseURI(tok.URI("wrap-only"))
 	obj, err := s.FindURI(u)
 	if err != nil {
