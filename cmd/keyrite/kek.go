@@ -4,11 +4,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/keyrite/keyrite/internal/fsx"
 	"strings"
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/internal/cli"
+	"github.com/keyrite/keyrite/internal/fsx"
 )
 
 // Hints shared by the KEK and BYOK commands.
@@ -19,9 +19,13 @@ const (
 	hintKid     = "use the kid exactly as `az keyvault key show --vault-name VAULT --name KEK --query key.kid -o tsv` prints it: https://VAULT.vault.azure.net/keys/NAME/VERSION"
 )
 
-// readLimited is fsx.ReadLimited.
+// readLimited is fsx.ReadLimited for key files.
 func readLimited(path, what string, limit int64) ([]byte, error) {
-	return fsx.ReadLimited(path, what, limit)
+	data, err := fsx.ReadLimited(path, what, limit)
+	if errors.Is(err, fsx.ErrTooLarge) {
+		return nil, fmt.Errorf("%w; expected a small key file", err)
+	}
+	return data, err
 }
 
 func unwrapPathErr(err error) error { return fsx.UnwrapPathErr(err) }

@@ -3,13 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/cli"
+	"github.com/keyrite/keyrite/internal/fsx"
 	"github.com/keyrite/keyrite/internal/secret"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
@@ -29,36 +27,7 @@ const (
 // sdReadFile reads a whole input file, refusing directories and files larger
 // than limit. what names the file's role in errors.
 func sdReadFile(path, what string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s %s: no such file", what, path)
-		}
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("%s %s: %v", what, path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %v", what, path, err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s %s: is a directory; expected a file", what, path)
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s %s: larger than %d KiB", what, path, limit>>10)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %v", what, path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s %s: larger than %d KiB", what, path, limit>>10)
-	}
-	return data, nil
+	return fsx.ReadLimited(path, what, limit)
 }
 
 // sdMsg drops the package prefixes from a library error for the command line.

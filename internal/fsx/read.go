@@ -8,6 +8,9 @@ import (
 	"os"
 )
 
+// ErrTooLarge is returned (wrapped) by ReadLimited for an input over its limit.
+var ErrTooLarge = errors.New("larger than the limit")
+
 // ReadLimited reads a whole input file, refusing files larger than limit so
 // that a wrong path (a disk image, /dev/zero) cannot exhaust memory; what
 // names the file's role in errors ("KEK file", "key file"). It sizes the
@@ -31,7 +34,7 @@ func ReadLimited(path, what string, limit int64) ([]byte, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s %s: is a directory; expected a file", what, path)
 	}
-	tooBig := fmt.Errorf("%s %s: larger than %d KiB; expected a small key file", what, path, limit>>10)
+	tooBig := &tooLarge{fmt.Sprintf("%s %s: larger than %d KiB", what, path, limit>>10)}
 	if !st.Mode().IsRegular() { // a pipe or device: no size to go by
 		data, err := io.ReadAll(io.LimitReader(f, limit+1))
 		if err != nil {
@@ -60,6 +63,11 @@ func ReadLimited(path, what string, limit int64) ([]byte, error) {
 	}
 	return buf[:n], nil
 }
+
+type tooLarge struct{ msg string }
+
+func (e *tooLarge) Error() string { return e.msg }
+func (e *tooLarge) Unwrap() error { return ErrTooLarge }
 
 // UnwrapPathErr drops the *fs.PathError around err (whose text repeats the
 // path an error message already names).

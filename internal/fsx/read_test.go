@@ -1,6 +1,7 @@
 package fsx
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,5 +28,11 @@ func TestReadLimited(t *testing.T) {
 	os.WriteFile(big, make([]byte, 2048), 0o600)
 	if _, err := ReadLimited(big, "KEK file", 1024); err == nil || !strings.Contains(err.Error(), "KEK file "+big+": larger than 1 KiB") {
 		t.Errorf("big: %v", err)
+	}
+}
+
+func TestReadLimitedTooLargeSentinel(t *testing.T) {
+	if _, err := ReadLimited("/dev/zero", "security domain", 1024); !errors.Is(err, ErrTooLarge) || err.Error() != "security domain /dev/zero: larger than 1 KiB" {
+		t.Fatalf("%v", err)
 	}
 }
