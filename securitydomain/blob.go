@@ -146,7 +146,7 @@ func NewRestoreBlob(payloads []Payload, exchange *x509.Certificate, rand io.Read
 		b.Data = append(b.Data, DataEntry{Tag: p.Tag, CompactJWE: j.String()})
 		b.data = append(b.data, j)
 	}
-	if b.EncKey, err = sealRSA(pub, mk, rand); err != nil {
+	if b.EncKey, err = sealRSA(pub, mk, shareKid, rand); err != nil {
 		return nil, err
 	}
 	if b.wrapped, err = parseJWE(b.EncKey); err != nil {

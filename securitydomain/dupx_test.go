@@ -31,7 +31,7 @@ func TestOpenSharesDuplicateXNamesTheRightKey(t *testing.T) {
 		if i == 2 {
 			s = shares[0] // custodian 2 gets custodian 0's x
 		}
-		ek, err := sealRSA(&keys[i].key.PublicKey, s, rand.Reader)
+		ek, err := sealRSA(&keys[i].key.PublicKey, s, shareKid, rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -74,8 +74,16 @@ func jweHeader(alg, kid string) string {
 	return `{"alg":` + pyQuote(alg) + `,"enc":` + pyQuote(EncA256CBC) + `,"kid":` + pyQuote(kid) + `}`
 }
 
-// shareKid is the kid of every RSA-OAEP-256 JWE the service and CLI write.
-const shareKid = "not used"
+// LegacyShareKid is the kid of every RSA-OAEP-256 JWE the az CLI writes (the
+// restore blob's WrappedKey) and of the shares in security domains the
+// service made before 2025. Since 2025 the service gives each share its own
+// kid, a UUID; nothing reads it (the az CLI ignores it, and so does the
+// restore), so any kid string is accepted in a share.
+const LegacyShareKid = "not used"
+
+// shareKid is the kid of the RSA-OAEP-256 JWEs keyrite writes (the restore
+// blob's WrappedKey), as the az CLI writes it.
+const shareKid = LegacyShareKid
 
 // parseJWE parses a compact JWE. It checks the structure (five base64url
 // parts, canonical header with alg, enc and kid only, 16-byte IV, non-empty
@@ -224,8 +232,8 @@ func (j *jwe) open(cek []byte) ([]byte, error) {
 }
 
 // sealRSA makes an RSA-OAEP-256 JWE of plaintext for pub, with a fresh
-// 64-byte content key and the service's header (kid "not used").
-func sealRSA(pub *rsa.PublicKey, plaintext []byte, rand io.Reader) (string, error) {
+// 64-byte content key and the service's header with the given kid.
+func sealRSA(pub *rsa.PublicKey, plaintext []byte, kid string, rand io.Reader) (string, error) {
 	cek := make([]byte, cekSize)
 	defer clear(cek)
 	if _, err := io.ReadFull(rand, cek); err != nil {
@@ -235,7 +243,7 @@ func sealRSA(pub *rsa.PublicKey, plaintext []byte, rand io.Reader) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("securitydomain: RSA-OAEP-256 encryption: %w", err)
 	}
-	j, err := sealJWE(AlgRSAOAEP256, shareKid, ek, cek, plaintext, rand)
+	j, err := sealJWE(AlgRSAOAEP256, kid, ek, cek, plaintext, rand)
 	if err != nil {
 		return "", err
 	}

@@ -33,8 +33,9 @@ type Custodian struct {
 type ShareStatus struct {
 	Custodian string `json:"custodian"`
 	X5T256    string `json:"x5t_256"`
-	Index     int    `json:"enc_share_index"` // in SharedKeys.enc_shares; -1 if none matched
-	X         int    `json:"x,omitempty"`     // the share's x coordinate, once opened
+	Index     int    `json:"enc_share_index"`     // in SharedKeys.enc_shares; -1 if none matched
+	ShareKid  string `json:"share_kid,omitempty"` // that share's JWE kid ("not used", or a UUID since 2025)
+	X         int    `json:"x,omitempty"`         // the share's x coordinate, once opened
 	Opened    bool   `json:"opened"`
 	Skipped   bool   `json:"skipped,omitempty"` // not tried: the quorum was already reached
 	Mechanism string `json:"mechanism,omitempty"`
@@ -135,6 +136,9 @@ func (sd *SecurityDomain) OpenShares(custodians []Custodian, all bool) (*OpenedS
 	o := &OpenedShares{Required: sd.Required}
 	for _, c := range custodians {
 		st := ShareStatus{Custodian: c.Name, X5T256: X5T256(c.Cert), Index: sd.shareFor(X5T256(c.Cert))}
+		if st.Index >= 0 {
+			st.ShareKid = sd.Shares[st.Index].Kid
+		}
 		switch {
 		case !all && len(o.shares) >= sd.Required:
 			st.Skipped = true

@@ -50,6 +50,11 @@ type DataEntry struct {
 type EncShare struct {
 	EncKey string
 	X5T256 string // b64u(SHA-256(DER(certificate)))
+	// Kid is the kid of the share JWE's protected header: "not used" in
+	// security domains made before 2025, a UUID per share since. Nothing
+	// depends on it; it is reported so that people can tell the forms
+	// apart.
+	Kid string
 }
 
 func sdErr(format string, args ...any) error {
@@ -67,6 +72,8 @@ func sdErr(format string, args ...any) error {
 // "sp108_kdf"; SharedKeys has enc_shares (a non-empty list of {enc_key,
 // x5t_256}, each enc_key an RSA-OAEP-256 JWE, each x5t_256 a distinct
 // base64url SHA-256), key_algorithm "shamir_share" and required in [2, 10].
+// A share's kid may be any string: "not used" before 2025, a UUID per share
+// since (see [LegacyShareKid]).
 // Keys are case-sensitive; duplicate or unknown keys are errors.
 func ParseSD(data []byte) (*SecurityDomain, error) {
 	text := bytes.TrimSpace(data)
@@ -167,9 +174,10 @@ func ParseSD(data []byte) (*SecurityDomain, error) {
 		if err != nil {
 			return nil, sdErr("%s.enc_key: %v", where, err)
 		}
-		if j.alg != AlgRSAOAEP256 || j.kid != shareKid {
-			return nil, sdErr("%s.enc_key: JWE alg %q kid %q, want %q and %q", where, j.alg, j.kid, AlgRSAOAEP256, shareKid)
+		if j.alg != AlgRSAOAEP256 {
+			return nil, sdErr("%s.enc_key: JWE alg %q, want %q", where, j.alg, AlgRSAOAEP256)
 		}
+		s.Kid = j.kid
 		sd.Shares = append(sd.Shares, s)
 		sd.shares = append(sd.shares, j)
 	}
@@ -268,6 +276,32 @@ func (sd *SecurityDomain) Marshal() []byte {
 	}
 	b.WriteString(`}`)
 	return b.Bytes()
+}
+
+// Share kid forms, as ShareKidForm reports them.
+const (
+	KidFormLegacy   = "not used"  // every share's kid is "not used": made before 2025
+	KidFormPerShare = "per-share" // every share has its own kid (a UUID): made since 2025
+	KidFormMixed    = "mixed"     // neither: not seen from the service
+)
+
+// ShareKidForm says which form the shares' kids take: KidFormLegacy,
+// KidFormPerShare or KidFormMixed. Restores work the same for all three.
+func (sd *SecurityDomain) ShareKidForm() string {
+	legacy, seen := 0, map[string]bool{}
+	for _, s := range sd.Shares {
+		if s.Kid == LegacyShareKid {
+			legacy++
+		}
+		seen[s.Kid] = true
+	}
+	switch {
+	case legacy == len(sd.Shares):
+		return KidFormLegacy
+	case legacy == 0 && len(seen) == len(sd.Shares):
+		return KidFormPerShare
+	}
+	return KidFormMixed
 }
 
 // shareFor returns the index of the share encrypted to the certificate with

@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +20,9 @@ import (
 // 32-byte master key, splits it required-of-len(certs) with Split (share i,
 // x = i+1, to certs[i]), encrypts each share to its certificate, encrypts
 // each payload under KDF(master, tag), and returns the SD in the service's
-// compact JSON layout with version 2.
+// compact JSON layout with version 2. Each share JWE gets its own random
+// UUID as kid, as the service does since 2025 (before, every share's kid was
+// "not used").
 //
 // certs must number 3..10 and hold distinct RSA keys of at least 2048 bits;
 // required must be in 2..len(certs); payload tags must be distinct and
@@ -79,11 +82,15 @@ func NewSecurityDomain(certs []*x509.Certificate, required int, payloads []Paylo
 		sd.Data = append(sd.Data, DataEntry{Tag: p.Tag, CompactJWE: j.String()})
 	}
 	for i, c := range certs {
-		ek, err := sealRSA(pubs[i], shares[i], rand)
+		kid, err := randomUUID(rand)
 		if err != nil {
 			return nil, err
 		}
-		sd.Shares = append(sd.Shares, EncShare{EncKey: ek, X5T256: X5T256(c)})
+		ek, err := sealRSA(pubs[i], shares[i], kid, rand)
+		if err != nil {
+			return nil, err
+		}
+		sd.Shares = append(sd.Shares, EncShare{EncKey: ek, X5T256: X5T256(c), Kid: kid})
 	}
 	return sd.Marshal(), nil
 }
@@ -259,4 +266,19 @@ func ParseDownloadRequest(body []byte) ([]*x509.Certificate, int, error) {
 		certs = append(certs, c)
 	}
 	return certs, required, nil
+}
+
+// randomUUID returns a random (version 4) UUID in its 36-character form
+// (RFC 9562 §5.4), as the service's share kids are. It is written here
+// rather than taken from a UUID package because those also link the
+// network stack (for version 1 node IDs), which the offline binary must not.
+func randomUUID(rand io.Reader) (string, error) {
+	var u [16]byte
+	if _, err := io.ReadFull(rand, u[:]); err != nil {
+		return "", fmt.Errorf("securitydomain: reading random share kid: %w", err)
+	}
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // variant 10
+	h := hex.EncodeToString(u[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
 }

@@ -10,6 +10,7 @@ import (
 type VerifyReport struct {
 	Required int           `json:"required"`
 	Shares   int           `json:"shares_in_sd"`
+	KidForm  string        `json:"share_kid_form"` // see SecurityDomain.ShareKidForm
 	Keys     []ShareStatus `json:"keys"`
 	Opened   int           `json:"opened"`
 	Quorum   bool          `json:"quorum_reached"`
@@ -41,7 +42,7 @@ type DataCheck struct {
 // given twice, a certificate that is not RSA-2048 or larger); everything
 // else is in the report.
 func Verify(sd *SecurityDomain, custodians []Custodian) (*VerifyReport, error) {
-	r := &VerifyReport{Required: sd.Required, Shares: len(sd.Shares)}
+	r := &VerifyReport{Required: sd.Required, Shares: len(sd.Shares), KidForm: sd.ShareKidForm()}
 	opened, err := sd.OpenShares(custodians, true)
 	if opened == nil {
 		return nil, err

@@ -318,12 +318,28 @@ func runSDVerify(e *env, args []string) error {
 	return nil
 }
 
+// kidFormText says what a security domain's share kids tell about it.
+func kidFormText(form string) string {
+	switch form {
+	case securitydomain.KidFormLegacy:
+		return `"not used" (the service's form before 2025)`
+	case securitydomain.KidFormPerShare:
+		return "one UUID per share (the service's form since 2025)"
+	}
+	return "mixed (neither form the service is known to write; restores work the same)"
+}
+
 func printVerify(w io.Writer, path string, r *securitydomain.VerifyReport) {
 	fmt.Fprintf(w, "security domain: %s (%d shares, quorum %d)\n", path, r.Shares, r.Required)
+	fmt.Fprintf(w, "share kids: %s\n", kidFormText(r.KidForm))
 	for _, k := range r.Keys {
 		switch {
 		case k.Opened:
-			fmt.Fprintf(w, "  ok    %s: share x=%d (enc_shares[%d]) opened [%s]\n", k.Custodian, k.X, k.Index, k.Mechanism)
+			kid := ""
+			if k.ShareKid != securitydomain.LegacyShareKid {
+				kid = fmt.Sprintf(", kid %q", k.ShareKid)
+			}
+			fmt.Fprintf(w, "  ok    %s: share x=%d (enc_shares[%d]%s) opened [%s]\n", k.Custodian, k.X, k.Index, kid, k.Mechanism)
 		default:
 			fmt.Fprintf(w, "  FAIL  %s: %s\n", k.Custodian, k.Error)
 		}
