@@ -14,9 +14,9 @@ import (
 // Clock is a clock that moves only when told to. It is safe for concurrent
 // use.
 type Clock struct {
-	mu     sync.Mutex
-	now    time.Time
-	slept  []time.Duration
+	mu    sync.Mutex
+	now   time.Time
+	slept []time.Duration
 }
 
 // New returns a clock set to t.
