@@ -4,9 +4,11 @@
 //
 //	keyrite-uploader kek create --vault URL --name NAME [--size 2048|3072|4096] --out KEK.pem [--json]
 //	keyrite-uploader import --ceremony DIR --vault URL [--trust FILE] [--json]
-//	keyrite-uploader sd download --hsm URL --cert FILE --cert FILE --cert FILE [...] --quorum M --out SD.json [--json]
+//	keyrite-uploader sd download --hsm URL --cert FILE --cert FILE --cert FILE [...] --quorum M --out SD.json [--timeout D] [--json]
+//	keyrite-uploader sd download --resume --hsm URL --out SD.json [--timeout D] [--json]
 //	keyrite-uploader sd exchange-key --hsm URL --out CERT.pem [--json]
-//	keyrite-uploader sd upload (--ceremony DIR [--trust FILE] | --blob FILE) --hsm URL [--json]
+//	keyrite-uploader sd upload (--ceremony DIR [--trust FILE] | --blob FILE) --hsm URL [--resume] [--timeout D] [--json]
+//	keyrite-uploader sd status --hsm URL [--operation download|upload] [--wait [--timeout D]] [--json]
 //	keyrite-uploader version
 //
 // Common flags: --ca FILE (an extra trusted CA, e.g. the emulator's ca.pem;
@@ -15,7 +17,10 @@
 // bearer token in environment variable NAME instead of the Azure SDK's
 // default credential chain).
 //
-// Exit codes: 0 success, 1 the operation failed or was refused, 2 usage.
+// Exit codes: 0 success, 1 the operation failed or was refused, 2 usage,
+// 3 a security-domain operation was started and is still in progress at the
+// HSM when the command stopped waiting (--timeout, 30 minutes by default):
+// not a failure; look again with sd status or --resume.
 package main
 
 import (
@@ -30,6 +35,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/keyrite/keyrite/internal/buildinfo"
 	"github.com/keyrite/keyrite/internal/cli"
@@ -46,11 +52,14 @@ const prog = "keyrite-uploader"
 const usage = `usage:
   keyrite-uploader kek create --vault URL --name NAME [--size 2048|3072|4096] --out KEK.pem [--json]
   keyrite-uploader import --ceremony DIR --vault URL [--trust FILE] [--json]
-  keyrite-uploader sd download --hsm URL --cert FILE --cert FILE --cert FILE [...] --quorum M --out SD.json [--json]
+  keyrite-uploader sd download --hsm URL --cert FILE --cert FILE --cert FILE [...] --quorum M --out SD.json [--timeout D] [--json]
+  keyrite-uploader sd download --resume --hsm URL --out SD.json [--timeout D] [--json]
   keyrite-uploader sd exchange-key --hsm URL --out CERT.pem [--json]
-  keyrite-uploader sd upload (--ceremony DIR [--trust FILE] | --blob FILE) --hsm URL [--json]
+  keyrite-uploader sd upload (--ceremony DIR [--trust FILE] | --blob FILE) --hsm URL [--resume] [--timeout D] [--json]
+  keyrite-uploader sd status --hsm URL [--operation download|upload] [--wait [--timeout D]] [--json]
   keyrite-uploader version
-common flags: --ca FILE (extra trusted CA, e.g. the emulator's ca.pem), --token-env NAME (bearer token from this environment variable)`
+common flags: --ca FILE (extra trusted CA, e.g. the emulator's ca.pem), --token-env NAME (bearer token from this environment variable)
+exit codes: 0 done, 1 failed or refused, 2 usage, 3 still in progress at the HSM (not failed: look again with sd status)`
 
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
@@ -74,6 +83,7 @@ var commands = []command{
 	{"sd download", runSDDownload},
 	{"sd exchange-key", runSDExchangeKey},
 	{"sd upload", runSDUpload},
+	{"sd status", runSDStatus},
 	{"version", runVersion},
 }
 
@@ -103,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		}
 	}
 	return cli.Report(stderr, prog, cli.WithHint(cli.Usagef("unknown command %q", strings.Join(args[:min(len(args), 2)], " ")),
-		"commands: kek create, import, sd download, sd exchange-key, sd upload, version"))
+		"commands: kek create, import, sd download, sd exchange-key, sd upload, sd status, version"))
 }
 
 // common are the flags every online command takes.
@@ -111,6 +121,14 @@ type common struct {
 	ca       string
 	tokenEnv string
 	json     bool
+	// timeout (security-domain commands only) is the polling budget.
+	timeout  time.Duration
+	progress func(uploader.Progress)
+}
+
+// registerTimeout adds --timeout to a security-domain command.
+func (c *common) registerTimeout(fs *flag.FlagSet) {
+	fs.DurationVar(&c.timeout, "timeout", uploader.DefaultTimeout, "how long to watch the operation at the HSM (e.g. 45m, 2h); past it the command reports it still in progress (exit 3), never failed")
 }
 
 func (c *common) register(fs *flag.FlagSet) {
@@ -120,7 +138,10 @@ func (c *common) register(fs *flag.FlagSet) {
 }
 
 func (c *common) client() (*uploader.Client, error) {
-	cfg := uploader.Config{CAFile: c.ca}
+	if c.timeout < 0 {
+		return nil, cli.Usagef("--timeout %s: expected a positive duration such as 30m", c.timeout)
+	}
+	cfg := uploader.Config{CAFile: c.ca, Timeout: c.timeout, Progress: c.progress}
 	if c.ca != "" {
 		if _, err := os.Stat(c.ca); err != nil {
 			return nil, cli.WithHint(fmt.Errorf("--ca %s: %w", c.ca, unwrapPath(err)), "give the CA certificate file, e.g. the emulator's STATE/ca.pem")
@@ -385,82 +406,6 @@ func runImport(e *env, args []string) error {
 	return nil
 }
 
-func runSDDownload(e *env, args []string) error {
-	fs := flag.NewFlagSet("sd download", flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	hsm := fs.String("hsm", "", "Managed HSM URL")
-	var certFiles cli.Strings
-	fs.Var(&certFiles, "cert", "custodian certificate (PEM or DER); 3 to 10, repeat the flag")
-	quorum := fs.Int("quorum", 0, "number of custodians needed to restore (2 to 10, at most the number of certificates)")
-	out := fs.String("out", "", "file to write the security domain to")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(map[string]string{"hsm": *hsm, "out": *out}); err != nil {
-		return err
-	}
-	n := len(certFiles)
-	if n < securitydomain.MinCustodians || n > securitydomain.MaxCustodians {
-		return cli.WithHint(cli.Usagef("%d --cert given; expected %d to %d", n, securitydomain.MinCustodians, securitydomain.MaxCustodians),
-			"give one --cert per custodian")
-	}
-	if *quorum < securitydomain.MinQuorum || *quorum > securitydomain.MaxQuorum || *quorum > n {
-		return cli.WithHint(cli.Usagef("--quorum %d: expected %d to %d and at most the %d certificates", *quorum, securitydomain.MinQuorum, securitydomain.MaxQuorum, n),
-			"the quorum is how many custodians must come together to restore")
-	}
-	if err := checkOut(*out); err != nil {
-		return err
-	}
-	var certs []*x509.Certificate
-	for _, f := range certFiles {
-		data, err := readInput("--cert", f, maxCertFile)
-		if err != nil {
-			return cli.WithHint(err, "give each custodian's certificate file")
-		}
-		cert, err := securitydomain.ParseCertificate(data)
-		if err != nil {
-			return cli.WithHint(fmt.Errorf("--cert %s: %w", f, err), "give a PEM or DER X.509 certificate")
-		}
-		for i, prev := range certs {
-			if prev.Equal(cert) {
-				return cli.WithHint(fmt.Errorf("--cert %s is the same certificate as --cert %s", f, certFiles[i]), "each custodian needs their own key and certificate")
-			}
-		}
-		certs = append(certs, cert)
-	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	wrote := false
-	d, err := cl.DownloadSecurityDomain(e.ctx, *hsm, certs, *quorum, func(sd []byte) error {
-		// The SD is encrypted to the custodians, but it is the HSM's only
-		// backup of its keys: keep it to the owner.
-		if err := writeOut(*out, sd, 0o600); err != nil {
-			return err
-		}
-		wrote = true
-		return nil
-	})
-	if err != nil {
-		if wrote {
-			return cli.WithHint(fmt.Errorf("the security domain was saved to %s, but %w", *out, err), "keep that file safe: it is the only copy; check the HSM's status before retrying")
-		}
-		if d != nil && d.SD != nil {
-			return cli.WithHint(err, "the HSM returned a security domain that could not be saved; check the HSM's status")
-		}
-		return serviceErr(err)
-	}
-	fp := words.Sum(d.SD)
-	if c.json {
-		return cli.PrintJSON(e.stdout, map[string]any{"out": *out, "sha256": fp.Hex(), "words": fp.Words(), "certificates": n, "quorum": *quorum, "status": d.Status})
-	}
-	fmt.Fprintf(e.stdout, "security domain saved to %s (%d custodians, quorum %d); HSM status: %s\n", *out, n, *quorum, d.Status.Status)
-	fmt.Fprintf(e.stderr, "%s: SHA-256 %s\n%s: words: %s\n", prog, fp.Hex(), prog, fp.Words())
-	return nil
-}
-
 func runSDExchangeKey(e *env, args []string) error {
 	fs := flag.NewFlagSet("sd exchange-key", flag.ContinueOnError)
 	var c common
@@ -492,63 +437,6 @@ func runSDExchangeKey(e *env, args []string) error {
 		return cli.PrintJSON(e.stdout, map[string]any{"out": *out, "x5t_256": x})
 	}
 	fmt.Fprintf(e.stdout, "exchange key certificate saved to %s (x5t#S256 %s)\n", *out, x)
-	return nil
-}
-
-func runSDUpload(e *env, args []string) error {
-	fs := flag.NewFlagSet("sd upload", flag.ContinueOnError)
-	var c common
-	c.register(fs)
-	hsm := fs.String("hsm", "", "Managed HSM URL")
-	dir := fs.String("ceremony", "", "ceremony directory whose signed transcript records the restore")
-	blobFile := fs.String("blob", "", "restore blob file (as `keyrite sd restore` or `az keyvault security-domain restore-blob` writes it)")
-	trustFile := fs.String("trust", "", "trust file (with --ceremony)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(map[string]string{"hsm": *hsm}); err != nil {
-		return err
-	}
-	if (*dir == "") == (*blobFile == "") {
-		return cli.WithHint(cli.Usagef("give exactly one of --ceremony and --blob"), "--ceremony DIR uploads the blob its signed transcript recorded; --blob FILE uploads a file as is")
-	}
-	if *trustFile != "" && *dir == "" {
-		return cli.Usagef("--trust goes with --ceremony")
-	}
-	trust, err := readTrust(*trustFile)
-	if err != nil {
-		return err
-	}
-	var blob []byte
-	if *blobFile != "" {
-		blob, err = readInput("--blob", *blobFile, maxBlobFile)
-		if err != nil {
-			return cli.WithHint(err, "give the restore blob file `keyrite sd restore` wrote")
-		}
-		if len(strings.TrimSpace(string(blob))) == 0 {
-			return cli.WithHint(fmt.Errorf("--blob %s is empty", *blobFile), "give the restore blob `keyrite sd restore` wrote")
-		}
-	}
-	cl, err := c.client()
-	if err != nil {
-		return err
-	}
-	var st *uploader.Status
-	if *dir != "" {
-		if trust == nil {
-			fmt.Fprintf(e.stderr, "%s: warning: no --trust given: acting on a checkpoint signed by keys no trust policy vouches for\n", prog)
-		}
-		st, err = cl.UploadCeremony(e.ctx, *dir, *hsm, trust)
-	} else {
-		st, err = cl.UploadSecurityDomain(e.ctx, *hsm, blob)
-	}
-	if err != nil {
-		return serviceErr(err)
-	}
-	if c.json {
-		return cli.PrintJSON(e.stdout, map[string]any{"status": st.Status, "status_details": st.Details})
-	}
-	fmt.Fprintf(e.stdout, "security domain uploaded; HSM status: %s\n", st.Status)
 	return nil
 }
 

@@ -8,7 +8,9 @@
 //	keyrite: hint: <what to do>
 //
 // lowercase, without a final period. Exit codes: 0 success, 1 the operation
-// failed or was refused, 2 usage error.
+// failed or was refused, 2 usage error, 3 the operation was started and goes
+// on, but had not finished when the command stopped waiting (PendingError:
+// printed as "<prog>: pending: ...", never as an error).
 package cli
 
 import (
@@ -29,8 +31,18 @@ const (
 	ExitOK      = 0
 	ExitFailed  = 1
 	ExitUsage   = 2
+	ExitPending = 3
 	progDefault = "keyrite"
 )
+
+// PendingError reports an operation that was started and goes on at its
+// service, but had not finished when the command stopped waiting: not a
+// failure. Report prints it as "<prog>: pending: ..." with its hints, and
+// exits ExitPending.
+type PendingError struct{ Err error }
+
+func (e *PendingError) Error() string { return e.Err.Error() }
+func (e *PendingError) Unwrap() error { return e.Err }
 
 // UsageError marks a mistake in how a command was called (exit 2).
 type UsageError struct{ Msg string }
@@ -91,9 +103,17 @@ func Report(w io.Writer, prog string, err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
-	fmt.Fprintf(w, "%s: error: %s\n", prog, oneLine(err.Error()))
+	var pending *PendingError
+	label := "error"
+	if errors.As(err, &pending) {
+		label = "pending"
+	}
+	fmt.Fprintf(w, "%s: %s: %s\n", prog, label, oneLine(err.Error()))
 	for _, h := range Hints(err) {
 		fmt.Fprintf(w, "%s: hint: %s\n", prog, oneLine(h))
+	}
+	if pending != nil {
+		return ExitPending
 	}
 	var u *UsageError
 	if errors.As(err, &u) {
@@ -192,3 +212,7 @@ func PrintJSON(w io.Writer, v any) error {
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
+
+// OneLine is the neutralisation Report applies to error text, for other
+// text from outside (a service's status details) printed to a terminal.
+func OneLine(s string) string { return oneLine(s) }

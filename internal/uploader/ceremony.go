@@ -21,6 +21,9 @@ import (
 const (
 	StepImport   = "uploader.byok.import"
 	StepSDUpload = "uploader.sd.upload"
+	// StepSDStatus records a later look at an upload's status
+	// (keyrite-uploader sd upload --resume).
+	StepSDStatus = "uploader.sd.status"
 	roleUploader = "uploader"
 )
 
@@ -526,8 +529,16 @@ func RestoreBlobFromCeremony(v *Verified) ([]byte, int64, string, error) {
 
 // UploadCeremony verifies the ceremony in dir, uploads the restore blob its
 // last sd.restore recorded, and appends an uploader.sd.upload event naming
-// the checkpoint it acted on.
-func (c *Client) UploadCeremony(ctx context.Context, dir, hsmURL string, trust *transcripts.Trust) (*Status, error) {
+// the checkpoint it acted on. With resume it sends nothing: it watches the
+// upload an earlier run started (the HSM's upload status) and records what
+// it saw as an uploader.sd.status event.
+//
+// The event's result says what is known: "ok" (the service reported
+// Success), "failed: ..." (the service refused the blob or reported
+// Failed), "in progress: ..." (still InProgress when the polling budget ran
+// out: the restore goes on) or "unknown: ..." (the status could not be
+// read). Only the second is a failure.
+func (c *Client) UploadCeremony(ctx context.Context, dir, hsmURL string, trust *transcripts.Trust, resume bool) (*Status, error) {
 	hsm, err := c.serviceURL(hsmURL, true)
 	if err != nil {
 		return nil, err
@@ -545,9 +556,20 @@ func (c *Client) UploadCeremony(ctx context.Context, dir, hsmURL string, trust *
 		return nil, err
 	}
 	defer cer.Close()
-	st, uerr := c.UploadSecurityDomain(ctx, hsm, blob)
+	step, verb := StepSDUpload, "upload of"
+	var st *Status
+	var uerr error
+	if resume {
+		step, verb = StepSDStatus, "status of the upload of"
+		st, uerr = c.SDStatus(ctx, hsm, "upload", true)
+		if uerr == nil && st == nil {
+			uerr = fmt.Errorf("%w: the HSM reports no security-domain upload", ErrStatusUnknown)
+		}
+	} else {
+		st, uerr = c.UploadSecurityDomain(ctx, hsm, blob)
+	}
 	ev := transcripts.Event{
-		Step:    StepSDUpload,
+		Step:    step,
 		Actor:   transcripts.Actor{Role: roleUploader},
 		ActedOn: &v.Checkpoint,
 		Params: []transcripts.Param{
@@ -558,16 +580,27 @@ func (c *Client) UploadCeremony(ctx context.Context, dir, hsmURL string, trust *
 	}
 	if st != nil {
 		ev.Params = append(ev.Params, transcripts.Param{Name: "status", Value: st.Status}, transcripts.Param{Name: "status_details", Value: st.Details})
+		if st.Polls > 0 {
+			ev.Params = append(ev.Params, transcripts.Param{Name: "polls", Value: strconv.Itoa(st.Polls)},
+				transcripts.Param{Name: "watched_seconds", Value: strconv.Itoa(int(st.Elapsed.Seconds()))})
+		}
 	}
+	what := fmt.Sprintf("the restore blob %s (sd.restore event %d) to %s", name, seq, hsm)
 	if uerr != nil {
-		ev.Action = fmt.Sprintf("upload of the restore blob %s (sd.restore event %d) to %s failed", name, seq, hsm)
-		ev.Result = failure(uerr)
+		ev.Action = verb + " " + what
+		ev.Result = outcome(uerr)
+		if errors.Is(uerr, ErrAlreadyRequested) {
+			return st, uerr // nothing was sent: nothing to record
+		}
 		if rerr := cer.Record(ev); rerr != nil {
-			return st, fmt.Errorf("%w (and recording the failure failed: %v)", uerr, rerr)
+			return st, fmt.Errorf("%w (and recording it in the transcript failed: %v)", uerr, rerr)
 		}
 		return st, uerr
 	}
-	ev.Action = fmt.Sprintf("uploaded the restore blob %s (sd.restore event %d) to %s", name, seq, hsm)
+	ev.Action = "uploaded " + what
+	if resume {
+		ev.Action = "the upload of " + what + " finished"
+	}
 	ev.Result = "ok"
 	if err := cer.Record(ev); err != nil {
 		return st, fmt.Errorf("uploader: the upload succeeded but recording it in the transcript failed: %w", err)
@@ -575,9 +608,25 @@ func (c *Client) UploadCeremony(ctx context.Context, dir, hsmURL string, trust *
 	return st, nil
 }
 
+// outcome is the transcript's result text for a security-domain
+// operation's error: only what the service refused or reported Failed is
+// "failed"; what goes on is "in progress", what could not be learnt
+// "unknown".
+func outcome(err error) string {
+	switch {
+	case errors.Is(err, ErrStillInProgress):
+		return bounded("in progress: " + err.Error())
+	case errors.Is(err, ErrStatusUnknown):
+		return bounded("unknown: " + err.Error())
+	}
+	return failure(err)
+}
+
 // failure is the transcript's result text for an error, bounded.
-func failure(err error) string {
-	s := "failed: " + err.Error()
+func failure(err error) string { return bounded("failed: " + err.Error()) }
+
+// bounded cuts a result text to 1000 bytes.
+func bounded(s string) string {
 	if len(s) > 1000 {
 		s = strings.ToValidUTF8(s[:1000], "") + "..."
 	}

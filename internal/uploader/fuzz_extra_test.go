@@ -113,9 +113,9 @@ func FuzzCheckSD(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for q := 2; q <= 3; q++ {
-			if checkSD(data, certs, q) == nil {
+			if CheckSD(data, certs, q) == nil {
 				if _, err := securitydomain.ParseSD(data); err != nil {
-					t.Fatal("checkSD accepted what ParseSD refuses")
+					t.Fatal("CheckSD accepted what ParseSD refuses")
 				}
 			}
 		}

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -30,15 +29,22 @@ const SDAPIVersion = "7.5"
 const maxResponse = 4 << 20
 
 // ErrOperationFailed is returned (wrapped) when a security-domain operation
-// ends in status "Failed" or does not finish in time.
+// ends in status "Failed" (one still in progress when the polling budget
+// runs out is ErrStillInProgress, never this).
 var ErrOperationFailed = errors.New("uploader: security-domain operation did not succeed")
 
 // sdPipeline returns the azcore pipeline for raw security-domain REST: the
 // bearer-token policy with the Key Vault challenge handling (first request
 // without token or body, then a token for the challenge's resource, by
 // default https://managedhsm.azure.net/.default).
+//
+// The pipeline does not retry on its own: a POST that reached the service
+// must never be sent twice (a second download would be a second
+// activation), and the status requests are tried again by poll, on the
+// client's clock and within its budget.
 func (c *Client) sdPipeline() runtime.Pipeline {
 	opts := c.clientOptions()
+	opts.Retry.MaxRetries = -1
 	return runtime.NewPipeline("keyrite-uploader", buildinfo.Version, runtime.PipelineOptions{
 		PerRetry: []policy.Policy{newChallengePolicy(c.cred, !c.local)},
 	}, &opts) // opts carries requireChallenge, which runs after the challenge policy
@@ -181,44 +187,6 @@ func (c *Client) sdCall(ctx context.Context, pl runtime.Pipeline, method, u stri
 	return nil, resp, fromResponse(resp)
 }
 
-// Status is a security-domain operation's status.
-type Status struct {
-	Status  string `json:"status"`
-	Details string `json:"status_details"`
-}
-
-// poll polls {hsm}/securitydomain/{op}/pending until the operation
-// succeeds or fails, at most PollAttempts times, PollInterval apart (the
-// first poll is immediate). "Success" and "Succeeded" are success (older
-// services said the latter).
-func (c *Client) poll(ctx context.Context, pl runtime.Pipeline, hsm, op string) (*Status, error) {
-	var last Status
-	for i := 0; i < c.cfg.PollAttempts; i++ {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(c.cfg.PollInterval):
-			}
-		}
-		data, _, err := c.sdCall(ctx, pl, http.MethodGet, hsm+"/securitydomain/"+op+"/pending", nil, http.StatusOK)
-		if err != nil {
-			return nil, fmt.Errorf("uploader: polling the %s status: %w", op, err)
-		}
-		last = Status{}
-		if err := json.Unmarshal(data, &last); err != nil {
-			return nil, fmt.Errorf("uploader: the %s status is not JSON {\"status\",\"status_details\"}", op)
-		}
-		switch last.Status {
-		case "Success", "Succeeded":
-			return &last, nil
-		case "Failed":
-			return &last, fmt.Errorf("%w: %s failed: %s", ErrOperationFailed, op, last.Details)
-		}
-	}
-	return &last, fmt.Errorf("%w: %s still %q after %d polls", ErrOperationFailed, op, last.Status, c.cfg.PollAttempts)
-}
-
 // Download is the outcome of a security-domain download.
 type Download struct {
 	Request []byte  // the request body sent (public: certificates and quorum)
@@ -229,9 +197,14 @@ type Download struct {
 // DownloadSecurityDomain activates the HSM: it sends the custodians'
 // certificates and the quorum (body built as the az CLI builds it), and
 // returns the SD exactly as it arrives. sink, if not nil, is called with the
-// SD before polling starts, so that it is saved even if polling fails.
-// It then checks that the SD is well formed and wrapped to exactly the given
-// certificates with the given quorum.
+// SD before polling starts, so that it is saved even if polling does not
+// finish. It then checks that the SD is well formed and wrapped to exactly
+// the given certificates with the given quorum, and polls the activation's
+// status (see poll: ErrStillInProgress when the budget runs out).
+//
+// Activation happens once: before sending anything it reads the HSM's
+// download status, and refuses (ErrAlreadyRequested) when a download is in
+// progress or has succeeded. Look at it with SDStatus instead.
 func (c *Client) DownloadSecurityDomain(ctx context.Context, hsmURL string, certs []*x509.Certificate, quorum int, sink func([]byte) error) (*Download, error) {
 	hsm, err := c.serviceURL(hsmURL, true)
 	if err != nil {
@@ -242,9 +215,12 @@ func (c *Client) DownloadSecurityDomain(ctx context.Context, hsmURL string, cert
 		return nil, fmt.Errorf("uploader: %w", err)
 	}
 	pl := c.sdPipeline()
-	data, _, err := c.sdCall(ctx, pl, http.MethodPost, hsm+"/securitydomain/download", body, http.StatusAccepted, http.StatusOK)
+	if err := c.guard(ctx, pl, hsm, "download"); err != nil {
+		return nil, err
+	}
+	data, resp, err := c.sdCall(ctx, pl, http.MethodPost, hsm+"/securitydomain/download", body, http.StatusAccepted, http.StatusOK)
 	if err != nil {
-		return nil, fmt.Errorf("uploader: security-domain download: %w", err)
+		return nil, postError("download", err)
 	}
 	var v struct {
 		Value *string `json:"value"`
@@ -258,16 +234,71 @@ func (c *Client) DownloadSecurityDomain(ctx context.Context, hsmURL string, cert
 			return d, err
 		}
 	}
-	if err := checkSD(d.SD, certs, quorum); err != nil {
+	if err := CheckSD(d.SD, certs, quorum); err != nil {
 		return d, err
 	}
-	d.Status, err = c.poll(ctx, pl, hsm, "download")
+	d.Status, err = c.poll(ctx, pl, statusURL(hsm, "download", resp.Header), "download")
 	return d, err
 }
 
-// checkSD checks that a downloaded SD parses and that its shares go to
+// postError describes a failed POST: a refusal by the service is its
+// answer; a POST that got no answer may or may not have reached the HSM, so
+// its outcome is unknown (ErrStatusUnknown), not failed.
+func postError(op string, err error) error {
+	var se *ServiceError
+	var nc *noChallengeError
+	if errors.As(err, &se) || errors.As(err, &nc) {
+		return fmt.Errorf("uploader: security-domain %s: %w", op, err)
+	}
+	return fmt.Errorf("%w: security-domain %s: no answer, so the HSM may or may not have received it: %w", ErrStatusUnknown, op, err)
+}
+
+// guard refuses to start op when the HSM already reports one that must not
+// be started again: a download in progress or done (activation happens
+// once), an upload in progress. A status endpoint that answers 404, or
+// refuses the look with another 4xx that is not about credentials, reports
+// no operation.
+func (c *Client) guard(ctx context.Context, pl runtime.Pipeline, hsm, op string) error {
+	st, err := c.lookOnce(ctx, pl, statusURL(hsm, op, nil), op)
+	var se *ServiceError
+	switch {
+	case err != nil && errors.As(err, &se) && se.Status >= 400 && se.Status < 500 &&
+		se.Status != http.StatusUnauthorized && se.Status != http.StatusForbidden && se.Status != http.StatusTooManyRequests:
+		return nil
+	case err != nil:
+		return err
+	case st == nil || st.Status == StatusFailed:
+		return nil
+	case op == "upload" && st.succeeded():
+		return nil // restoring again is allowed
+	}
+	return &AlreadyRequestedError{Operation: op, Status: *st}
+}
+
+// AlreadyRequestedError is ErrAlreadyRequested with the status the HSM
+// reported.
+type AlreadyRequestedError struct {
+	Operation string
+	Status    Status
+}
+
+func (e *AlreadyRequestedError) Error() string {
+	what := "a security-domain download (activation)"
+	if e.Operation == "upload" {
+		what = "a security-domain upload (restore)"
+	}
+	s := fmt.Sprintf("%s: the HSM reports %s with status %q", ErrAlreadyRequested, what, e.Status.Status)
+	if e.Status.Details != "" {
+		s += " (" + e.Status.Details + ")"
+	}
+	return s + "; nothing was sent"
+}
+
+func (e *AlreadyRequestedError) Unwrap() error { return ErrAlreadyRequested }
+
+// CheckSD checks that a downloaded SD parses and that its shares go to
 // exactly the given certificates, in order, with the given quorum.
-func checkSD(sdText []byte, certs []*x509.Certificate, quorum int) error {
+func CheckSD(sdText []byte, certs []*x509.Certificate, quorum int) error {
 	sd, err := securitydomain.ParseSD(sdText)
 	if err != nil {
 		return fmt.Errorf("uploader: the downloaded security domain is malformed: %w", err)
@@ -307,8 +338,10 @@ func (c *Client) ExchangeKey(ctx context.Context, hsmURL string) (*x509.Certific
 }
 
 // UploadSecurityDomain uploads a restore blob (POST /securitydomain/upload
-// with {"value": blob text}) and polls until the restore finished. The blob
-// is checked to parse first; it is sent unchanged.
+// with {"value": blob text}) and polls until the restore finished, or the
+// budget runs out (ErrStillInProgress: the restore goes on). The blob is
+// checked to parse first; it is sent unchanged, and not at all when the HSM
+// reports an upload in progress (ErrAlreadyRequested).
 func (c *Client) UploadSecurityDomain(ctx context.Context, hsmURL string, blob []byte) (*Status, error) {
 	hsm, err := c.serviceURL(hsmURL, true)
 	if err != nil {
@@ -321,17 +354,20 @@ func (c *Client) UploadSecurityDomain(ctx context.Context, hsmURL string, blob [
 		return nil, fmt.Errorf("uploader: %w", err)
 	}
 	pl := c.sdPipeline()
+	if err := c.guard(ctx, pl, hsm, "upload"); err != nil {
+		return nil, err
+	}
 	data, resp, err := c.sdCall(ctx, pl, http.MethodPost, hsm+"/securitydomain/upload", UploadRequest(blob), http.StatusAccepted, http.StatusNoContent, http.StatusOK)
 	if err != nil {
-		return nil, fmt.Errorf("uploader: security-domain upload: %w", err)
+		return nil, postError("upload", err)
 	}
 	if resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK {
 		var st Status
-		if json.Unmarshal(data, &st) == nil && st.Status == "Failed" {
+		if json.Unmarshal(data, &st) == nil && st.Status == StatusFailed {
 			return &st, fmt.Errorf("%w: upload failed: %s", ErrOperationFailed, st.Details)
 		}
 	}
-	return c.poll(ctx, pl, hsm, "upload")
+	return c.poll(ctx, pl, statusURL(hsm, "upload", resp.Header), "upload")
 }
 
 // UploadRequest returns the body of POST /securitydomain/upload as the az

@@ -68,10 +68,20 @@ type Config struct {
 	Token string
 	// Credential, if set, overrides both (tests).
 	Credential azcore.TokenCredential
-	// PollInterval and PollAttempts bound the polling of security-domain
-	// operations (defaults 5 s and 30, as the az CLI).
+	// Timeout is the budget for watching a security-domain operation
+	// (default DefaultTimeout, 30 minutes): past it the operation is
+	// reported still in progress (ErrStillInProgress), never failed.
+	Timeout time.Duration
+	// PollInterval is the longest wait between polls of a security-domain
+	// operation's status when the service sends no Retry-After (default
+	// DefaultPollInterval, 30 s, the Python SDK's); the first polls come
+	// sooner.
 	PollInterval time.Duration
-	PollAttempts int
+	// Progress, if set, is called after every poll.
+	Progress func(Progress)
+	// Now and Sleep replace the wall clock in tests (fakeclock).
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Client talks to one or more vaults and HSMs.
@@ -97,11 +107,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.CAFile != "" && cfg.Token == "" && cfg.Credential == nil {
 		return nil, ErrStandInToken
 	}
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = 5 * time.Second
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
 	}
-	if cfg.PollAttempts <= 0 {
-		cfg.PollAttempts = 30
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
 	}
 	c := &Client{cfg: cfg, local: cfg.CAFile != ""}
 	roots, err := x509.SystemCertPool()

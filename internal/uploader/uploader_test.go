@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/internal/emulator"
+	"github.com/keyrite/keyrite/internal/fakeclock"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 
@@ -27,11 +28,13 @@ type testEnv struct {
 	emu    *emulator.Emulator
 	url    string
 	client *Client
+	clock  *fakeclock.Clock // the emulator's and the client's clock
 }
 
 func newEnv(t testing.TB, cfg emulator.Config) *testEnv {
 	t.Helper()
 	cfg.StateDir = t.TempDir()
+	clk := fakeclock.New(time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC))
 	emu, err := emulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -41,11 +44,11 @@ func newEnv(t testing.TB, cfg emulator.Config) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	c, err := New(Config{CAFile: emu.CAFile(), Token: "test-token", PollInterval: 10 * time.Millisecond, PollAttempts: 5})
+	c, err := New(Config{CAFile: emu.CAFile(), Token: "test-token", Now: clk.Now, Sleep: clk.Sleep})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{emu: emu, url: url, client: c}
+	return &testEnv{emu: emu, url: url, client: c, clock: clk}
 }
 
 func ctx(t testing.TB) context.Context {
