@@ -138,7 +138,11 @@
 // acted on (acted_on) or its aborted records; any other later event fails
 // verification until the new state is signed. Signatures by keys not in
 // the trust file are verified against the key they carry and reported, but
-// never count.
+// never count. A key is trusted under its name: a signature by a listed
+// public key under another name (the name is in the signature line and, for
+// Ed25519, in the key ID) does not count either; when the policy is then not
+// met, Verify reports it as a [SignerNameError] rather than as a broken
+// signature, and [Trust.KeyFor] gives a signer the trust file's name.
 //
 // # Verifying, replaying, and the uploader
 //

@@ -67,33 +67,52 @@ type Signer struct {
 // message with crypto.Hash(0)) or an ECDSA P-256 key (any crypto.Signer whose
 // Public is a P-256 *ecdsa.PublicKey, signing a SHA-256 digest and returning
 // an ASN.1 DER signature, as crypto/ecdsa and hsm.Signer do).
+//
+// The name is part of the signature line and of the verifier key, and for
+// Ed25519 of the key ID too (C2SP: SHA-256(name || "\n" || 0x01 || key)):
+// one key under two names gives two verifier keys that do not match each
+// other's signatures. A trust file must hold the verifier key made with the
+// name the signatures are made with ([Trust.KeyFor] finds that name).
 func NewSigner(name string, key crypto.Signer) (*Signer, error) {
 	if err := CheckKeyName(name); err != nil {
 		return nil, err
 	}
 	s := &Signer{name: name, key: key}
-	switch pub := key.Public().(type) {
-	case ed25519.PublicKey:
-		if len(pub) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("%w: Ed25519 public key of %d bytes", ErrKey, len(pub))
-		}
-		s.typ, s.pub, s.ktype = sigTypeEd25519, append([]byte(nil), pub...), KeyTypeEd25519
-	case *ecdsa.PublicKey:
-		if pub.Curve != elliptic.P256() {
-			return nil, fmt.Errorf("%w: ECDSA key on %s; only P-256 is supported", ErrKey, pub.Curve.Params().Name)
-		}
-		der, err := x509.MarshalPKIXPublicKey(pub)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrKey, err)
-		}
-		s.typ, s.pub, s.ktype = sigTypeECDSA, der, KeyTypeECDSAP256
-	default:
-		return nil, fmt.Errorf("%w: %T keys cannot sign transcripts; use Ed25519 or ECDSA P-256", ErrKey, pub)
+	var err error
+	if s.typ, s.pub, s.ktype, err = encodePublic(key.Public()); err != nil {
+		return nil, err
 	}
 	s.hash = keyID(name, s.typ, s.pub)
 	s.vkey = encodeVerifierKey(name, s.hash, s.typ, s.pub)
 	return s, nil
 }
+
+// encodePublic gives a public key's C2SP signature type and encoding (the
+// 32 Ed25519 bytes, or the SPKI DER of a P-256 key): what a verifier key
+// carries after its type byte. The name is not part of it.
+func encodePublic(pub crypto.PublicKey) (typ byte, enc []byte, ktype string, err error) {
+	switch pub := pub.(type) {
+	case ed25519.PublicKey:
+		if len(pub) != ed25519.PublicKeySize {
+			return 0, nil, "", fmt.Errorf("%w: Ed25519 public key of %d bytes", ErrKey, len(pub))
+		}
+		return sigTypeEd25519, append([]byte(nil), pub...), KeyTypeEd25519, nil
+	case *ecdsa.PublicKey:
+		if pub.Curve != elliptic.P256() {
+			return 0, nil, "", fmt.Errorf("%w: ECDSA key on %s; only P-256 is supported", ErrKey, pub.Curve.Params().Name)
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return 0, nil, "", fmt.Errorf("%w: %v", ErrKey, err)
+		}
+		return sigTypeECDSA, der, KeyTypeECDSAP256, nil
+	default:
+		return 0, nil, "", fmt.Errorf("%w: %T keys cannot sign transcripts; use Ed25519 or ECDSA P-256", ErrKey, pub)
+	}
+}
+
+// Public is the signer's public key.
+func (s *Signer) Public() crypto.PublicKey { return s.key.Public() }
 
 // Name is the signer's name (note.Signer).
 func (s *Signer) Name() string { return s.name }

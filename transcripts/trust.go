@@ -2,6 +2,7 @@ package transcripts
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ type Trust struct {
 	Policy map[string]int `json:"policy"`
 
 	verifiers map[string]*Verifier // by "name+keyid"
+	named     map[string]*Verifier // by name
 }
 
 // TrustedKey is one entry of a trust file.
@@ -97,6 +99,7 @@ func (t *Trust) init() error {
 		return fmt.Errorf("%w: no keys", ErrTrust)
 	}
 	t.verifiers = map[string]*Verifier{}
+	t.named = map[string]*Verifier{}
 	names := map[string]bool{}
 	perRole := map[string]int{}
 	for i, k := range t.Keys {
@@ -120,6 +123,7 @@ func (t *Trust) init() error {
 			}
 		}
 		t.verifiers[k.Name+"+"+v.KeyID()] = v
+		t.named[k.Name] = v
 		perRole[k.Role]++
 	}
 	if len(t.Policy) == 0 {
@@ -154,6 +158,41 @@ func (t *Trust) lookup(name string, id uint32) (*Verifier, string) {
 		}
 	}
 	return nil, ""
+}
+
+// KeyFor finds the entry holding pub (whatever its name): a signer uses its
+// name and role, so that the signature and the trust file agree.
+func (t *Trust) KeyFor(pub crypto.PublicKey) (TrustedKey, bool) {
+	typ, enc, _, err := encodePublic(pub)
+	if err != nil || t == nil {
+		return TrustedKey{}, false
+	}
+	return t.byPublic(typ, enc)
+}
+
+// byName finds the entry named name.
+func (t *Trust) byName(name string) (TrustedKey, bool) {
+	if t != nil {
+		for _, k := range t.Keys {
+			if k.Name == name {
+				return k, true
+			}
+		}
+	}
+	return TrustedKey{}, false
+}
+
+// byPublic finds the entry whose key is (typ, pub), whatever its name.
+func (t *Trust) byPublic(typ byte, pub []byte) (TrustedKey, bool) {
+	if t == nil {
+		return TrustedKey{}, false
+	}
+	for _, k := range t.Keys {
+		if v := t.named[k.Name]; v != nil && v.typ == typ && string(v.pub) == string(pub) {
+			return k, true
+		}
+	}
+	return TrustedKey{}, false
 }
 
 // PolicyString renders the policy as "operator:1 witness:1".

@@ -1,7 +1,9 @@
 package transcripts
 
 import (
+	"crypto"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,5 +64,69 @@ func TestActedOnChecked(t *testing.T) {
 	}
 	if err := c.Record(Event{Step: "uploader.import", Action: "x", Actor: Actor{Role: "uploader"}, ActedOn: &good}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A trusted key that signs under another name is a valid signature that does
+// not count; Verify says so with a *SignerNameError (before the policy
+// problem), and nothing else fails. For Ed25519 the name is part of the key
+// ID; for ECDSA it is not, and the report is the same.
+func TestSignerNameMismatch(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		key  crypto.Signer
+	}{{"ed25519", edKey("carol")}, {"ecdsa-p256", ecKey(t, "carol")}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "c")
+			opts := testOptions()
+			buildCeremony(t, dir, opts)
+			asBob := testSigner(t, "bob", tc.key)
+			asAlice := testSigner(t, "alice", tc.key)
+			trust := testTrust(t, map[string]int{"operator": 1}, map[string]*Signer{"bob": asBob}, map[string]string{"bob": "operator"})
+
+			if tk, ok := trust.KeyFor(tc.key.Public()); !ok || tk.Name != "bob" || tk.Role != "operator" {
+				t.Fatalf("KeyFor = %+v, %v", tk, ok)
+			}
+			if _, ok := trust.KeyFor(edKey("other").Public()); ok {
+				t.Fatal("KeyFor found a key that is not listed")
+			}
+
+			if _, err := SignWith(dir, asAlice, "operator", opts); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := Verify(dir, trust)
+			var ne *SignerNameError
+			if !errors.As(err, &ne) || !errors.Is(err, ErrSignerName) || !errors.Is(err, ErrVerify) || !errors.Is(err, ErrPolicyNotMet) {
+				t.Fatalf("Verify: %v", err)
+			}
+			if ne.Name != "alice" || ne.TrustedName != "bob" || ne.TrustedRole != "operator" || ne.KeyID != keyIDHex(asAlice.KeyHash()) || ne.TrustedKeyID != keyIDHex(asBob.KeyHash()) {
+				t.Errorf("SignerNameError = %+v", ne)
+			}
+			if (ne.KeyID == ne.TrustedKeyID) != (tc.name == "ecdsa-p256") {
+				t.Errorf("key IDs %s and %s: the name is part of the key ID for Ed25519 only", ne.KeyID, ne.TrustedKeyID)
+			}
+			if len(rep.Problems) != 2 || !errors.As(rep.Problems[0].Err(), &ne) || !errors.Is(rep.Problems[1].Err(), ErrPolicyNotMet) {
+				t.Fatalf("problems: %+v", rep.Problems)
+			}
+			sig := rep.Checkpoints[0].Signatures[0]
+			if sig.Trusted || !sig.Valid || sig.TrustedAs != "bob" || sig.TrustedAsKeyID != keyIDHex(asBob.KeyHash()) {
+				t.Errorf("signature report: %+v", sig)
+			}
+
+			// Signing under the trust file's name meets the policy; the
+			// other signature is then only reported.
+			if tc.name == "ecdsa-p256" {
+				// Same key ID, same file names: move the first one away.
+				base := filepath.Join(dir, SignaturesDir, "5-"+ne.KeyID)
+				os.Remove(base + ".note")
+				os.Remove(base + ".dsse.json")
+			}
+			if _, err := SignWith(dir, asBob, "operator", opts); err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := Verify(dir, trust); err != nil {
+				t.Fatalf("after signing as bob: %v %+v", err, rep.Problems)
+			}
+		})
 	}
 }

@@ -22,6 +22,39 @@ import (
 // ErrVerify is wrapped by the error Verify returns when anything fails.
 var ErrVerify = errors.New("transcripts: verification failed")
 
+// ErrPolicyNotMet marks the problem that says no checkpoint has the trusted
+// signatures the policy requires: the transcript, its artifacts and its
+// signatures may all be intact. (Events recorded after the signed state are
+// another problem, not marked so: someone must look at what was added.)
+// Match it with errors.Is on [Problem.Err] or on the error Verify returns.
+var ErrPolicyNotMet = errors.New("transcripts: trust policy not met")
+
+// ErrSignerName is wrapped by a [SignerNameError].
+var ErrSignerName = errors.New("transcripts: signed under another name than the trust file's")
+
+// SignerNameError is a valid signature by a key that the trust file lists
+// under another name. A C2SP signature line carries the signer's name, and
+// for Ed25519 the key ID covers it, so the signature does not match the
+// trust file's verifier key and does not count for the policy; nothing was
+// tampered with. Verify reports it (as a problem) when the policy is not met.
+type SignerNameError struct {
+	File         string // the note file, e.g. "signatures/5-ca35be5d.note"
+	Name         string // the name in the signature
+	KeyID        string // the signature's key ID
+	TrustedName  string // the trust file's name for the same public key
+	TrustedKeyID string // the key ID of the trust file's verifier key
+	TrustedRole  string // the trust file's role for it
+}
+
+func (e *SignerNameError) Error() string { return "transcripts: " + e.message() }
+
+func (e *SignerNameError) message() string {
+	return fmt.Sprintf("signed by the key named %q in the signature (key ID %s), but the trust file knows this public key as %q (key ID %s, role %s); a signature counts only under the trust file's name",
+		e.Name, e.KeyID, e.TrustedName, e.TrustedKeyID, e.TrustedRole)
+}
+
+func (e *SignerNameError) Unwrap() error { return ErrSignerName }
+
 // Problem is one thing that failed verification.
 type Problem struct {
 	File    string `json:"file"`            // path inside the ceremony directory
@@ -34,7 +67,14 @@ type Problem struct {
 	// recording command, or `keyrite transcript sign`) closes it with an
 	// explicit aborted record.
 	Interrupted bool `json:"interrupted,omitempty"`
+
+	err error // a sentinel or typed error saying what kind of problem this is, or nil
 }
+
+// Err is the problem's kind for errors.Is and errors.As: [ErrPolicyNotMet],
+// a [*SignerNameError], or nil for the others (a broken or changed
+// transcript, artifact or signature).
+func (p Problem) Err() error { return p.err }
 
 func (p Problem) String() string {
 	if p.File != TranscriptFile {
@@ -76,7 +116,16 @@ func (e *VerifyError) Error() string {
 	return fmt.Sprintf("transcripts: %d problems, first: %s", len(e.Problems), e.Problems[0])
 }
 
-func (e *VerifyError) Unwrap() error { return ErrVerify }
+// Unwrap gives ErrVerify and the kinds of the problems (see [Problem.Err]).
+func (e *VerifyError) Unwrap() []error {
+	errs := []error{ErrVerify}
+	for _, p := range e.Problems {
+		if p.err != nil {
+			errs = append(errs, p.err)
+		}
+	}
+	return errs
+}
 
 // SignatureReport describes one verified (or failed) signature.
 type SignatureReport struct {
@@ -90,6 +139,12 @@ type SignatureReport struct {
 	Valid       bool   `json:"valid"`        // the note and DSSE signatures both verify
 	NoteFile    string `json:"note_file"`
 	DSSEFile    string `json:"dsse_file"`
+
+	// TrustedAs is set when the key is not trusted under this name, but the
+	// trust file lists the same public key under the name TrustedAs (with
+	// key ID TrustedAsKeyID): see SignerNameError.
+	TrustedAs      string `json:"trusted_as,omitempty"`
+	TrustedAsKeyID string `json:"trusted_as_key_id,omitempty"`
 }
 
 // CheckpointReport is a signed state of the transcript.
@@ -440,6 +495,19 @@ func checkSignatures(r *Report, dir string, ch *chain, good int64, trust *Trust,
 			best = map[string]int{}
 		}
 		r.Policy = &PolicyReport{Required: trust.Policy, Best: best}
+		// A trusted key that signed under another name explains the
+		// failure better than the counts do: say so first.
+		for _, cp := range r.Checkpoints {
+			for _, sig := range cp.Signatures {
+				if sig.TrustedAs == "" {
+					continue
+				}
+				tk, _ := trust.byName(sig.TrustedAs)
+				e := &SignerNameError{File: sig.NoteFile, Name: sig.Name, KeyID: sig.KeyID,
+					TrustedName: sig.TrustedAs, TrustedKeyID: sig.TrustedAsKeyID, TrustedRole: tk.Role}
+				add(Problem{File: sig.NoteFile, Field: "signer name", Message: e.message(), err: e})
+			}
+		}
 		var have []string
 		for role, n := range trust.Policy {
 			have = append(have, fmt.Sprintf("%s %d/%d", role, best[role], n))
@@ -449,7 +517,7 @@ func checkSignatures(r *Report, dir string, ch *chain, good int64, trust *Trust,
 		if bestSize > 0 {
 			where = fmt.Sprintf("the best checkpoint (size %d) has %s", bestSize, strings.Join(have, ", "))
 		}
-		add(Problem{File: SignaturesDir, Field: "policy", Message: fmt.Sprintf("trust policy %s is not met: %s", trust.PolicyString(), where)})
+		add(Problem{File: SignaturesDir, Field: "policy", Message: fmt.Sprintf("trust policy %s is not met: %s", trust.PolicyString(), where), err: ErrPolicyNotMet})
 		return
 	}
 	// Everything after the signed state must be the uploader's own records,
@@ -578,6 +646,13 @@ func checkSignature(dir, notePath, dssePath, key string, ch *chain, good int64, 
 		Name: sig.Name, KeyID: keyIDHex(sig.KeyHash), KeyType: v.KeyType(), VerifierKey: v.VerifierKey(),
 		Role: cRole, ClaimedRole: cRole, Trusted: trustedRole != "", Valid: true,
 		NoteFile: notePath, DSSEFile: dssePath,
+	}
+	if trustedRole == "" {
+		// Not trusted under this name: is the same public key there
+		// under another? (For Ed25519 its key ID then differs too.)
+		if tk, ok := trust.byPublic(v.typ, v.pub); ok && tk.Name != sig.Name {
+			sr.TrustedAs, sr.TrustedAsKeyID = tk.Name, trust.named[tk.Name].KeyID()
+		}
 	}
 	if trustedRole != "" {
 		sr.Role = trustedRole

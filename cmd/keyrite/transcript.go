@@ -20,57 +20,101 @@ const (
 	hintTrust   = "a trust file is JSON: {\"keys\":[{\"name\":\"alice\",\"role\":\"operator\",\"key\":\"alice+1a2b3c4d+AX...\"}],\"policy\":{\"operator\":1,\"witness\":1}}; each key as `keyrite transcript sign --key SRC --print-key` prints it"
 )
 
-// loadSigner opens the signing key named by src: a PEM file or a PKCS#11
-// URI (PIN from pin). It returns the signer and a function releasing the
-// token.
-func loadSigner(src, name string, pin *secret.Source) (*transcripts.Signer, func(), error) {
-	var key crypto.Signer
-	release := func() {}
+// signingKey is an opened signing key, before it is given a name.
+type signingKey struct {
+	key     crypto.Signer
+	defName string // the default name: the token object's label or the key file's base name
+	defWhy  string // where defName comes from, for people
+	release func()
+}
+
+// openSigningKey opens the signing key named by src: a PEM file or a
+// PKCS#11 URI (PIN from pin). The caller calls release.
+func openSigningKey(src string, pin *secret.Source) (*signingKey, error) {
 	if hsm.IsURI(src) {
 		u, err := hsm.ParseURI(src)
 		if err != nil {
-			return nil, nil, cli.WithHint(fmt.Errorf("--key: %w", err), hintSignKey)
+			return nil, cli.WithHint(fmt.Errorf("--key: %w", err), hintSignKey)
 		}
 		p, err := pin.Read(fmt.Sprintf("PIN for token %q: ", u.Token))
 		if err != nil {
-			return nil, nil, cli.WithHint(fmt.Errorf("reading the PIN: %w", err), "give the PIN with --pin-env NAME or --pin-file PATH, or run on a terminal")
+			return nil, cli.WithHint(fmt.Errorf("reading the PIN: %w", err), "give the PIN with --pin-env NAME or --pin-file PATH, or run on a terminal")
 		}
 		ts, err := hsm.OpenSigner(u, p) // wipes p
 		if err != nil {
-			return nil, nil, cli.WithHint(err, hintSignKey)
+			return nil, cli.WithHint(err, hintSignKey)
 		}
-		key, release = ts, func() { ts.Close() }
-		if name == "" {
-			name = u.Object
-		}
-	} else {
-		data, err := readLimited(src, "signing key file", 64<<10)
-		if err != nil {
-			return nil, nil, cli.WithHint(err, hintSignKey)
-		}
-		key, err = transcripts.ParseSigningKeyPEM(data)
-		secret.Wipe(data)
-		if err != nil {
-			return nil, nil, cli.WithHint(fmt.Errorf("signing key file %s: %s", src, strings.TrimPrefix(err.Error(), "transcripts: ")), hintSignKey)
-		}
-		if name == "" {
-			name = strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
-		}
+		return &signingKey{key: ts, defName: u.Object, defWhy: "the token object's label", release: func() { ts.Close() }}, nil
 	}
-	s, err := transcripts.NewSigner(name, key)
+	data, err := readLimited(src, "signing key file", 64<<10)
 	if err != nil {
-		release()
-		return nil, nil, cli.WithHint(fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "transcripts: ")), "name the signer with --name NAME (letters, digits, . _ @ / -)", hintSignKey)
+		return nil, cli.WithHint(err, hintSignKey)
 	}
-	return s, release, nil
+	key, err := transcripts.ParseSigningKeyPEM(data)
+	secret.Wipe(data)
+	if err != nil {
+		return nil, cli.WithHint(fmt.Errorf("signing key file %s: %s", src, strings.TrimPrefix(err.Error(), "transcripts: ")), hintSignKey)
+	}
+	name := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
+	return &signingKey{key: key, defName: name, defWhy: "the key file's base name", release: func() {}}, nil
+}
+
+// signerName is the one rule that names a signer, for --print-key and for
+// signing alike, so that a printed verifier key and the signatures made
+// with the same flags always agree: with a trust file, the name it gives
+// this public key (a different --name is refused); else --name; else the
+// token object's label or the key file's base name. It returns the name,
+// the trust file's role for the key ("" without one) and, for people,
+// where the name comes from.
+func signerName(k *signingKey, flagName string, trust *transcripts.Trust, trustFile string) (name, role, why string, err error) {
+	if trust != nil {
+		tk, ok := trust.KeyFor(k.key.Public())
+		if !ok {
+			return "", "", "", cli.WithHint(&cliError{msg: fmt.Sprintf("this key is not in trust file %s (under any name)", trustFile), err: errNotTrusted},
+				"sign without --trust, or add the key to the trust file: `keyrite transcript sign --key SRC --name NAME --print-key` prints the entry's \"key\"")
+		}
+		if flagName != "" && flagName != tk.Name {
+			return "", "", "", cli.WithHint(&cliError{msg: fmt.Sprintf("--name %s, but trust file %s knows this key as %q", flagName, trustFile, tk.Name), err: errNotTrusted},
+				fmt.Sprintf("leave out --name: with --trust the signer is named as the trust file names the key (%s); a signature under another name would not count", tk.Name))
+		}
+		return tk.Name, tk.Role, "as trust file " + trustFile + " names this key", nil
+	}
+	if flagName != "" {
+		return flagName, "", "--name", nil
+	}
+	return k.defName, "", k.defWhy, nil
+}
+
+var errNotTrusted = errors.New("the key and the trust file disagree")
+
+// loadSigner opens the signing key src and names it by signerName. It
+// returns the signer, the trust file's role for it ("" without one), where
+// the name comes from, and a function releasing the token.
+func loadSigner(src, flagName string, trust *transcripts.Trust, trustFile string, pin *secret.Source) (*transcripts.Signer, string, string, func(), error) {
+	k, err := openSigningKey(src, pin)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	name, role, why, err := signerName(k, flagName, trust, trustFile)
+	if err != nil {
+		k.release()
+		return nil, "", "", nil, err
+	}
+	s, err := transcripts.NewSigner(name, k.key)
+	if err != nil {
+		k.release()
+		return nil, "", "", nil, cli.WithHint(fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "transcripts: ")), "name the signer with --name NAME (letters, digits, . _ @ / -)", hintSignKey)
+	}
+	return s, role, why, k.release, nil
 }
 
 func runTranscriptSign(e *env, args []string) error {
 	fs := flag.NewFlagSet("transcript sign", flag.ContinueOnError)
 	keySrc := fs.String("key", "", "signing key: PEM file or PKCS#11 URI")
-	role := fs.String("role", "operator", "the role you sign in: operator, witness, custodian, ...")
-	name := fs.String("name", "", "signer name (default: the key file's base name or the token object's label)")
-	printKey := fs.Bool("print-key", false, "print the key's public verifier key (for trust files) and exit")
+	role := fs.String("role", "operator", "the role you sign in: operator, witness, custodian, ... (with --trust: the trust file's role for the key)")
+	name := fs.String("name", "", "signer name (default: with --trust, the trust file's name for the key; else the key file's base name or the token object's label); part of the verifier key, so sign and --print-key must use the same")
+	trustFile := fs.String("trust", "", "trust `FILE`: sign under the name and role it gives this key, so the signature counts for its policy")
+	printKey := fs.Bool("print-key", false, "print the key's public verifier key (for trust files), named as signing with the same flags names it, and exit")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pin := secret.Register(fs, "pin", "PIN")
 	pos, err := cli.Parse(fs, args)
@@ -80,30 +124,39 @@ func runTranscriptSign(e *env, args []string) error {
 	if *keySrc == "" {
 		return cli.WithHint(cli.Usagef("transcript sign: --key is required"), hintSignKey)
 	}
+	roleSet := false
+	fs.Visit(func(f *flag.Flag) { roleSet = roleSet || f.Name == "role" })
+	if *printKey && len(pos) > 0 {
+		return cli.Usagef("transcript sign --print-key: takes no ceremony directory, got %q", pos[0])
+	}
+	if !*printKey && len(pos) != 1 {
+		return cli.WithHint(cli.Usagef("transcript sign: want one ceremony directory, got %d arguments", len(pos)), "usage: keyrite transcript sign DIR --key SRC [--role ROLE] [--name NAME | --trust FILE]")
+	}
+	trust, err := loadTrust(*trustFile)
+	if err != nil {
+		return err
+	}
+	s, trustedRole, why, release, err := loadSigner(*keySrc, *name, trust, *trustFile, pin)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if trustedRole != "" {
+		if roleSet && *role != trustedRole {
+			return cli.WithHint(&cliError{msg: fmt.Sprintf("--role %s, but trust file %s gives %s the role %s", *role, *trustFile, s.Name(), trustedRole), err: errNotTrusted},
+				"leave out --role: with --trust the trust file's role is used; a signature in another role would not count")
+		}
+		*role = trustedRole
+	}
 	if *printKey {
-		if len(pos) > 0 {
-			return cli.Usagef("transcript sign --print-key: takes no ceremony directory, got %q", pos[0])
-		}
-		s, release, err := loadSigner(*keySrc, *name, pin)
-		if err != nil {
-			return err
-		}
-		release()
+		fmt.Fprintf(e.stderr, "keyrite: note: the key is named %q (%s); %s, or its signatures will not match this verifier key\n", s.Name(), why, sameNameAdvice(*name, *trustFile, s.Name()))
 		if *asJSON {
 			return cli.PrintJSON(e.stdout, map[string]string{"name": s.Name(), "key_id": fmt.Sprintf("%08x", s.KeyHash()), "key_type": s.KeyType(), "key": s.VerifierKey()})
 		}
 		fmt.Fprintln(e.stdout, s.VerifierKey())
 		return nil
 	}
-	if len(pos) != 1 {
-		return cli.WithHint(cli.Usagef("transcript sign: want one ceremony directory, got %d arguments", len(pos)), "usage: keyrite transcript sign DIR --key SRC [--role ROLE] [--name NAME]")
-	}
 	dir := pos[0]
-	s, release, err := loadSigner(*keySrc, *name, pin)
-	if err != nil {
-		return err
-	}
-	defer release()
 	res, err := transcripts.Sign(dir, s, *role)
 	if err != nil {
 		return transcriptErr(dir, err)
@@ -122,6 +175,18 @@ func runTranscriptSign(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "  wrote       %s\n", res.NoteFile)
 	fmt.Fprintf(e.stdout, "  wrote       %s\n", res.DSSEFile)
 	return nil
+}
+
+// sameNameAdvice says how to sign so that the signature matches a key
+// printed with these flags.
+func sameNameAdvice(flagName, trustFile, name string) string {
+	switch {
+	case trustFile != "":
+		return "sign with --trust " + trustFile + " (or --name " + name + ")"
+	case flagName != "":
+		return "sign with --name " + name + " too"
+	}
+	return "sign without --name (or with --name " + name + ")"
 }
 
 func runTranscriptVerify(e *env, args []string) error {
@@ -149,7 +214,7 @@ func runTranscriptVerify(e *env, args []string) error {
 		printTranscriptVerify(e, rep, trust)
 	}
 	if verr != nil {
-		return verifyFailed(dir, rep)
+		return verifyFailed(dir, *trustFile, rep)
 	}
 	return nil
 }
@@ -177,7 +242,10 @@ func printTranscriptVerify(e *env, rep *transcripts.Report, trust *transcripts.T
 		var who []string
 		for _, s := range cp.Signatures {
 			t := ""
-			if trust != nil && !s.Trusted {
+			switch {
+			case trust != nil && s.TrustedAs != "":
+				t = fmt.Sprintf(", a key the trust file knows as %q", s.TrustedAs)
+			case trust != nil && !s.Trusted:
 				t = ", not in the trust file"
 			}
 			who = append(who, fmt.Sprintf("%s (%s, %s%s)", s.Name, s.Role, s.KeyType, t))
@@ -203,14 +271,57 @@ func printTranscriptVerify(e *env, rep *transcripts.Report, trust *transcripts.T
 	}
 }
 
-func verifyFailed(dir string, rep *transcripts.Report) error {
+func verifyFailed(dir, trustFile string, rep *transcripts.Report) error {
+	if trustFile == "" {
+		trustFile = "TRUST.json"
+	}
 	n := len(rep.Problems)
 	first := rep.Problems[0]
-	hints := []string{}
-	interrupted := true
+	// What kinds of problem these are, by their typed errors: a trusted key
+	// signing under another name, or a policy not met, is not tampering.
+	var names []*transcripts.SignerNameError
+	interrupted, policyOnly := true, true
 	for _, p := range rep.Problems {
 		interrupted = interrupted && p.Interrupted
+		var ne *transcripts.SignerNameError
+		switch {
+		case errors.As(p.Err(), &ne):
+			names = append(names, ne)
+		case errors.Is(p.Err(), transcripts.ErrPolicyNotMet):
+		default:
+			policyOnly = false
+		}
 	}
+	if policyOnly && len(names) > 0 {
+		ne := names[0]
+		msg := fmt.Sprintf("%s: %s is signed by the key named %q in the signature (key ID %s), but the trust file knows this key as %q (key ID %s), so the signature does not count for the trust policy",
+			dir, ne.File, ne.Name, ne.KeyID, ne.TrustedName, ne.TrustedKeyID)
+		if len(names) > 1 {
+			msg += fmt.Sprintf(" (and %d more such signature(s), listed above)", len(names)-1)
+		}
+		hints := []string{
+			"nothing was tampered with: the transcript, its artifacts and signatures verify; the signer's name differs from the trust file's, and a signed note's key is its name and public key together",
+			fmt.Sprintf("sign again under the trust file's name: `keyrite transcript sign %s --key KEY --trust %s` (or --name %s)", dir, trustFile, ne.TrustedName),
+		}
+		if ne.KeyID == ne.TrustedKeyID {
+			// ECDSA: the key ID (and so the file name) does not depend on
+			// the name, and a signature file is never overwritten.
+			base := strings.TrimSuffix(ne.File, ".note")
+			hints[1] = fmt.Sprintf("sign again under the trust file's name: this key's ID does not depend on the name, so first move %s.note and %s.dsse.json out of %s, then `keyrite transcript sign %s --key KEY --trust %s`", base, base, dir, dir, trustFile)
+		}
+		hints = append(hints, fmt.Sprintf("or, if %q is the name you mean, put the key `keyrite transcript sign --key KEY --name %s --print-key` prints into the trust file", ne.Name, ne.Name))
+		return cli.WithHint(&cliError{msg: msg, err: ne}, hints...)
+	}
+	if policyOnly {
+		msg := fmt.Sprintf("%s: %s", dir, first)
+		if n > 1 {
+			msg = fmt.Sprintf("%s: %s (and %d more problem(s), listed above)", dir, first, n-1)
+		}
+		return cli.WithHint(&cliError{msg: msg, err: transcripts.ErrPolicyNotMet},
+			"the transcript, its artifacts and signatures verify; what is missing is signatures by the keys the trust file requires",
+			fmt.Sprintf("each signer runs `keyrite transcript sign %s --key KEY --trust %s` (the trust file gives the name and role)", dir, trustFile))
+	}
+	hints := []string{}
 	if interrupted {
 		hints = append(hints, fmt.Sprintf("an interrupted step left this; `keyrite transcript sign %s --key ...` or the next recorded step closes it with an explicit aborted record", dir))
 	} else {
@@ -254,7 +365,7 @@ func runTranscriptShow(e *env, args []string) error {
 	}
 	rep, verr := transcripts.Verify(dir, trust)
 	if rep.Origin == "" && len(rep.Events) == 0 {
-		return verifyFailed(dir, rep)
+		return verifyFailed(dir, *trustFile, rep)
 	}
 	play := replay.Replay(rep)
 	if *asJSON {
@@ -274,7 +385,7 @@ func runTranscriptShow(e *env, args []string) error {
 		}
 	}
 	if verr != nil {
-		return verifyFailed(dir, rep)
+		return verifyFailed(dir, *trustFile, rep)
 	}
 	if f := play.Failed(); len(f) > 0 {
 		return cli.WithHint(fmt.Errorf("%s: %d re-check(s) failed; first: %s", dir, len(f), f[0]), "the recorded artifacts do not say what the transcript says; do not act on this ceremony")
