@@ -188,7 +188,10 @@ func (c *Client) getStatus(ctx context.Context, pl runtime.Pipeline, u, op strin
 // budget (Config.Timeout) runs out: then ErrStillInProgress with the last
 // status. A throttled or failed status request is tried again within the
 // budget, after the Retry-After the service asked for, if any.
-func (c *Client) poll(ctx context.Context, pl runtime.Pipeline, u, op string) (*Status, error) {
+//
+// With allowNone, a 404 to the first poll means the HSM reports no such
+// operation: (nil, nil).
+func (c *Client) poll(ctx context.Context, pl runtime.Pipeline, u, op string, allowNone bool) (*Status, error) {
 	start := c.now()
 	last := &Status{Status: StatusInProgress}
 	var lastErr error
@@ -196,6 +199,10 @@ func (c *Client) poll(ctx context.Context, pl runtime.Pipeline, u, op string) (*
 		st, resp, err := c.getStatus(ctx, pl, u, op)
 		elapsed := c.now().Sub(start)
 		p := Progress{Operation: op, Poll: n, Elapsed: elapsed}
+		var se *ServiceError
+		if n == 1 && allowNone && errors.As(err, &se) && noOperation(se) {
+			return nil, nil
+		}
 		switch {
 		case err != nil && (ctx.Err() != nil || !transient(err)):
 			return last, fmt.Errorf("%w: polling the %s status: %w", ErrStatusUnknown, op, err)
@@ -263,11 +270,10 @@ func (c *Client) SDStatus(ctx context.Context, hsmURL, op string, wait bool) (*S
 	}
 	pl := c.sdPipeline()
 	u := statusURL(hsm, op, nil)
-	st, err := c.lookOnce(ctx, pl, u, op)
-	if err != nil || st == nil || st.Done() || !wait {
-		return st, err
+	if wait {
+		return c.poll(ctx, pl, u, op, true)
 	}
-	return c.poll(ctx, pl, u, op)
+	return c.lookOnce(ctx, pl, u, op)
 }
 
 // lookOnce reads the status once, trying again within the budget after a

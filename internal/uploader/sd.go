@@ -237,7 +237,7 @@ func (c *Client) DownloadSecurityDomain(ctx context.Context, hsmURL string, cert
 	if err := CheckSD(d.SD, certs, quorum); err != nil {
 		return d, err
 	}
-	d.Status, err = c.poll(ctx, pl, statusURL(hsm, "download", resp.Header), "download")
+	d.Status, err = c.poll(ctx, pl, statusURL(hsm, "download", resp.Header), "download", false)
 	return d, err
 }
 
@@ -367,7 +367,7 @@ func (c *Client) UploadSecurityDomain(ctx context.Context, hsmURL string, blob [
 			return &st, fmt.Errorf("%w: upload failed: %s", ErrOperationFailed, st.Details)
 		}
 	}
-	return c.poll(ctx, pl, statusURL(hsm, "upload", resp.Header), "upload")
+	return c.poll(ctx, pl, statusURL(hsm, "upload", resp.Header), "upload", false)
 }
 
 // UploadRequest returns the body of POST /securitydomain/upload as the az
