@@ -226,11 +226,11 @@ func TestStatusURL(t *testing.T) {
 	for ao, want := range map[string]string{
 		"": def,
 		"https://contoso.managedhsm.azure.net/securitydomain/download/pending?api-version=7.5": def,
-		"https://contoso.managedhsm.azure.net/operations/42":                                  hsm + "/operations/42",
-		"https://evil.example/securitydomain/download/pending":                                def,
-		"http://contoso.managedhsm.azure.net/x":                                               def,
-		"https://user@contoso.managedhsm.azure.net/x":                                         def,
-		"::not a url":                                                                         def,
+		"https://contoso.managedhsm.azure.net/operations/42":                                   hsm + "/operations/42",
+		"https://evil.example/securitydomain/download/pending":                                 def,
+		"http://contoso.managedhsm.azure.net/x":                                                def,
+		"https://user@contoso.managedhsm.azure.net/x":                                          def,
+		"::not a url": def,
 	} {
 		h := http.Header{}
 		if ao != "" {
