@@ -21,7 +21,7 @@ import (
 // x = i+1, to certs[i]), encrypts each share to its certificate, encrypts
 // each payload under KDF(master, tag), and returns the SD in the service's
 // compact JSON layout with version 2. Each share JWE gets its own random
-// UUID as kid, as the service does since 2025 (before, every share's kid was
+// random UUID-form kid, as the service does since 2025 (before, every share's kid was
 // "not used").
 //
 // certs must number 3..10 and hold distinct RSA keys of at least 2048 bits;
@@ -268,17 +268,17 @@ func ParseDownloadRequest(body []byte) ([]*x509.Certificate, int, error) {
 	return certs, required, nil
 }
 
-// randomUUID returns a random (version 4) UUID in its 36-character form
-// (RFC 9562 §5.4), as the service's share kids are. It is written here
-// rather than taken from a UUID package because those also link the
-// network stack (for version 1 node IDs), which the offline binary must not.
+// randomUUID returns 16 random bytes in the 36-character UUID text form, as
+// the service's share kids are: recorded ones (2025) carry no fixed version
+// or variant bits ("acecd9a3-f6ae-0d83-b12e-68be7d31d315"), so none are set
+// here either. It is written here rather than taken from a UUID package
+// because those also link the network stack (for version 1 node IDs),
+// which the offline binary must not.
 func randomUUID(rand io.Reader) (string, error) {
 	var u [16]byte
 	if _, err := io.ReadFull(rand, u[:]); err != nil {
 		return "", fmt.Errorf("securitydomain: reading random share kid: %w", err)
 	}
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // variant 10
 	h := hex.EncodeToString(u[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
 }
