@@ -357,19 +357,9 @@ func runImport(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "%s: warning: no --trust given: acting on a checkpoint signed by keys no trust policy vouches for\n", prog)
 	}
 	out, err := cl.ImportCeremony(e.ctx, *dir, *vault, trust)
-	for _, o := range out {
-		if !c.json {
-			state := "imported"
-			switch {
-			case o.Skipped:
-				state = "already imported"
-			case o.Mismatch:
-				state = "MISMATCH: imported"
-			}
-			fmt.Fprintf(e.stdout, "%s %s as %s (public_key_match=%t: %s)\n", state, o.Name, o.Kid, o.PublicKeyMatch, o.MatchReason)
-			if o.KCVMatch != nil {
-				fmt.Fprintf(e.stdout, "  kcv_match=%t: %s\n", *o.KCVMatch, o.KCVReason)
-			}
+	if !c.json {
+		for _, o := range out {
+			printImport(e.stdout, o)
 		}
 	}
 	mismatch := errors.Is(err, uploader.ErrPublicKeyMismatch) || errors.Is(err, uploader.ErrKCVMismatch)
@@ -377,33 +367,88 @@ func runImport(e *env, args []string) error {
 		return serviceErr(err)
 	}
 	if c.json {
-		all := len(out) > 0
-		for _, o := range out {
-			all = all && o.PublicKeyMatch
-		}
-		res := map[string]any{"public_key_match": all, "imports": out}
-		// kcv_match: present when AES keys were imported; true when every
-		// one's key check value matched.
-		for _, o := range out {
-			if o.KCVMatch != nil {
-				m, _ := res["kcv_match"].(bool)
-				if _, seen := res["kcv_match"]; !seen {
-					m = true
-				}
-				res["kcv_match"] = m && *o.KCVMatch
-			}
-		}
-		if len(out) > 0 {
-			res["kid"] = out[len(out)-1].Kid
-		}
 		// A key that is not the one exported: the result is printed (the
 		// key was imported, the check failed) and the command fails.
-		if perr := cli.PrintJSON(e.stdout, res); perr != nil || err == nil {
+		if perr := cli.PrintJSON(e.stdout, importSummary(out, err)); perr != nil || err == nil {
 			return perr
 		}
 		return serviceErr(err)
 	}
 	return nil
+}
+
+// printImport prints one key's outcome: what was done, and each check with
+// its reason. An AES key's public-key check is "not applicable" (it has no
+// public part), never a false alarm: its check is the key check value.
+func printImport(w io.Writer, o uploader.ImportOutcome) {
+	state := "imported"
+	switch {
+	case o.Skipped:
+		state = "already imported"
+	case o.Mismatch:
+		state = "MISMATCH: imported"
+	}
+	fmt.Fprintf(w, "%s %s as %s\n", state, o.Name, o.Kid)
+	if o.PublicKeyMatch != nil {
+		fmt.Fprintf(w, "  public_key_match=%t: %s\n", *o.PublicKeyMatch, o.MatchReason)
+	} else {
+		fmt.Fprintf(w, "  public key: not applicable (an AES key has no public part; checked by its key check value)\n")
+	}
+	if o.KCVMatch != nil {
+		fmt.Fprintf(w, "  kcv_match=%t: %s\n", *o.KCVMatch, o.KCVReason)
+	}
+}
+
+// importSummary is the --json result of an import: the batch summarised
+// truthfully at the top (how many keys, which were verified, which failed),
+// each key's own results only under "imports". "kid" is at the top only
+// for a one-key ceremony. "public_key_match" at the top is true only when
+// every key that has a public part holds the one recorded offline, null
+// when no key has one (AES only); "kcv_match" likewise for AES keys.
+func importSummary(out []uploader.ImportOutcome, err error) map[string]any {
+	res := map[string]any{"keys": len(out), "imports": out}
+	imported, skipped, verified := 0, 0, 0
+	failed := []string{}
+	unverified := []string{}
+	var pub, kcv *bool
+	and := func(acc **bool, v *bool) {
+		if v == nil {
+			return
+		}
+		if *acc == nil {
+			*acc = new(true)
+		}
+		**acc = **acc && *v
+	}
+	for _, o := range out {
+		if o.Skipped {
+			skipped++
+		} else {
+			imported++
+		}
+		switch {
+		case o.Mismatch:
+			failed = append(failed, o.Name)
+		case o.Verified:
+			verified++
+		default:
+			unverified = append(unverified, o.Name)
+		}
+		and(&pub, o.PublicKeyMatch)
+		and(&kcv, o.KCVMatch)
+	}
+	res["imported"], res["already_imported"], res["verified"] = imported, skipped, verified
+	res["failed"], res["not_verified"] = failed, unverified
+	res["public_key_match"] = pub
+	if kcv != nil {
+		res["kcv_match"] = *kcv
+	}
+	res["all_verified"] = err == nil && len(out) > 0 && verified == len(out)
+	res["ok"] = err == nil
+	if len(out) == 1 {
+		res["kid"] = out[0].Kid
+	}
+	return res
 }
 
 func runSDExchangeKey(e *env, args []string) error {

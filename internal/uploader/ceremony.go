@@ -111,6 +111,7 @@ type ExportPlan struct {
 	// import recorded about the public key.
 	Done       string
 	DoneMatch  bool
+	DoneCheck  string // the recorded public_key_check, or one inferred from public_key_match
 	DoneReason string
 	// DoneKCV is what that import recorded about the key check value (an
 	// AES key's kcv_match and kcv_reason), or nil.
@@ -135,6 +136,7 @@ type ExportPlan struct {
 func PlanImports(v *Verified) ([]ExportPlan, error) {
 	type earlier struct {
 		kid, reason string
+		check       string
 		match       bool
 		kcv         *bool
 		kcvReason   string
@@ -149,7 +151,15 @@ func PlanImports(v *Verified) ([]ExportPlan, error) {
 		match, _ := param(&e, "public_key_match")
 		reason, _ := param(&e, "match_reason")
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && kid != "" {
-			d := earlier{kid: kid, match: match == "true", reason: reason}
+			d := earlier{kid: kid, match: match == "true", reason: reason, check: CheckNotCompared}
+			switch c, _ := param(&e, "public_key_check"); {
+			case c != "":
+				d.check = c
+			case match == "true":
+				d.check = CheckMatch
+			case match == CheckNotApplicable:
+				d.check = CheckNotApplicable
+			}
 			if km, ok := param(&e, "kcv_match"); ok {
 				d.kcv = new(km == "true")
 				d.kcvReason, _ = param(&e, "kcv_reason")
@@ -167,7 +177,7 @@ func PlanImports(v *Verified) ([]ExportPlan, error) {
 			return nil, fmt.Errorf("%w: byok.export event %d: %w", ErrCeremony, e.Seq, err)
 		}
 		if d, ok := done[e.Seq]; ok {
-			p.Done, p.DoneMatch, p.DoneReason = d.kid, d.match, d.reason
+			p.Done, p.DoneMatch, p.DoneCheck, p.DoneReason = d.kid, d.match, d.check, d.reason
 			p.DoneKCV, p.DoneKCVReason = d.kcv, d.kcvReason
 		}
 		plans = append(plans, *p)
@@ -349,22 +359,69 @@ func recordedPublic(v *Verified, e *transcripts.Entry) (crypto.PublicKey, string
 
 // ImportOutcome is what became of one planned import.
 type ImportOutcome struct {
-	ExportSeq      int64  `json:"export_seq"`
-	Name           string `json:"name"`
-	Kid            string `json:"kid"`
-	PublicKeyMatch bool   `json:"public_key_match"`
+	ExportSeq int64  `json:"export_seq"`
+	Name      string `json:"name"`
+	Kid       string `json:"kid"`
+	// PublicKeyMatch is true when the service's public key equals the one
+	// recorded offline, false when it differs or could not be compared,
+	// and null for an AES key, which has no public part (PublicKeyCheck
+	// "not applicable": its check is the KCV).
+	PublicKeyMatch *bool  `json:"public_key_match"`
+	PublicKeyCheck string `json:"public_key_check"` // CheckMatch, CheckMismatch, CheckNotCompared, CheckNotApplicable
 	MatchReason    string `json:"match_reason"`
-	// KCVMatch and KCVReason are set for AES (oct-HSM) keys only: whether
-	// the key check value the service computed equals the one recorded
-	// offline, and what was compared or why nothing was.
+	// KCVMatch, KCVCheck and KCVReason are set for AES (oct-HSM) keys
+	// only: whether the key check value the service computed equals the
+	// one recorded offline, and what was compared or why nothing was.
 	KCVMatch  *bool  `json:"kcv_match,omitempty"`
+	KCVCheck  string `json:"kcv_check,omitempty"`
 	KCVReason string `json:"kcv_reason,omitempty"`
-	Skipped   bool   `json:"skipped,omitempty"` // imported by an earlier run
+	// Verified is true when the key the service holds was shown to be the
+	// one exported: by its public key, or for AES by its key check value.
+	Verified bool `json:"verified"`
+	Skipped  bool `json:"skipped,omitempty"` // imported by an earlier run
 	// Mismatch is set when the key was imported but is not the one
 	// recorded offline (its public key or key check value differs); the
 	// import failed, and ImportCeremony returns the error with this
 	// outcome last.
 	Mismatch bool `json:"mismatch,omitempty"`
+}
+
+// settle fills PublicKeyMatch (null when not applicable), KCVCheck (for
+// an AES key) and Verified from the checks.
+func (o ImportOutcome) settle(match bool, kcvCheck string) ImportOutcome {
+	if o.PublicKeyCheck != CheckNotApplicable {
+		o.PublicKeyMatch = new(match)
+	}
+	if o.KCVMatch != nil {
+		o.KCVCheck = kcvCheck
+	}
+	o.Verified = (o.PublicKeyMatch != nil && *o.PublicKeyMatch) || (o.KCVMatch != nil && *o.KCVMatch)
+	return o
+}
+
+// kcvCheckOf says what an AES import's key check value comparison found.
+func kcvCheckOf(res *ImportResult) string {
+	switch {
+	case res.KCVMatch:
+		return CheckMatch
+	case res.KCVMismatch:
+		return CheckMismatch
+	}
+	return CheckNotCompared
+}
+
+// publicKeyParams records the public-key check of an import: for an AES
+// key public_key_match is "not applicable", never a false alarm.
+func publicKeyParams(res *ImportResult) []transcripts.Param {
+	match := strconv.FormatBool(res.PublicKeyMatch)
+	if res.PublicKeyCheck == CheckNotApplicable {
+		match = CheckNotApplicable
+	}
+	return []transcripts.Param{
+		{Name: "public_key_match", Value: match},
+		{Name: "public_key_check", Value: res.PublicKeyCheck},
+		{Name: "match_reason", Value: res.MatchReason},
+	}
 }
 
 // ImportCeremony verifies the ceremony in dir, then imports every recorded
@@ -408,11 +465,18 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 	for _, p := range plans {
 		if p.Done != "" {
 			o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: p.Done, Skipped: true,
-				PublicKeyMatch: p.DoneMatch, MatchReason: "imported by an earlier run: " + p.DoneReason}
+				PublicKeyCheck: p.DoneCheck, MatchReason: "imported by an earlier run: " + p.DoneReason}
+			if p.Spec.Kty == "oct-HSM" {
+				o.PublicKeyCheck = CheckNotApplicable
+			}
 			if p.DoneKCV != nil {
 				o.KCVMatch, o.KCVReason = p.DoneKCV, "imported by an earlier run: "+p.DoneKCVReason
 			}
-			out = append(out, o)
+			kcvCheck := CheckNotCompared // an earlier "ok" import never recorded a mismatch
+			if p.DoneKCV != nil && *p.DoneKCV {
+				kcvCheck = CheckMatch
+			}
+			out = append(out, o.settle(p.DoneMatch, kcvCheck))
 			continue
 		}
 		res, ierr := c.ImportBYOK(ctx, vault, p.Spec)
@@ -469,17 +533,17 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 		}
 		if ierr != nil {
 			if res != nil && res.MatchReason != "" {
-				ev.Params = append(ev.Params, transcripts.Param{Name: "public_key_match", Value: "false"}, transcripts.Param{Name: "match_reason", Value: res.MatchReason})
+				ev.Params = append(ev.Params, publicKeyParams(res)...)
 			}
 			ev.Params = append(ev.Params, kcvParams...)
 			ev.Action = fmt.Sprintf("import of %s (byok.export event %d) into %s failed", p.Spec.Name, p.Seq, vault)
 			ev.Result = failure(ierr)
 			if res != nil && (res.Mismatch || res.KCVMismatch) {
-				o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyMatch: false, MatchReason: res.MatchReason, Mismatch: true}
+				o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyCheck: res.PublicKeyCheck, MatchReason: res.MatchReason, Mismatch: true}
 				if p.Spec.Kty == "oct-HSM" {
-					o.KCVMatch, o.KCVReason = new(false), res.KCVReason
+					o.KCVMatch, o.KCVReason = new(res.KCVMatch), res.KCVReason
 				}
-				out = append(out, o)
+				out = append(out, o.settle(false, kcvCheckOf(res)))
 			}
 			if rerr := cer.Record(ev); rerr != nil {
 				return out, fmt.Errorf("%w (and recording the failure failed: %v)", ierr, rerr)
@@ -487,19 +551,17 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 			return out, ierr
 		}
 		ev.Action = fmt.Sprintf("imported %s (byok.export event %d) into %s as %s", p.Spec.Name, p.Seq, vault, res.Kid)
-		ev.Params = append(ev.Params,
-			transcripts.Param{Name: "public_key_match", Value: strconv.FormatBool(res.PublicKeyMatch)},
-			transcripts.Param{Name: "match_reason", Value: res.MatchReason})
+		ev.Params = append(ev.Params, publicKeyParams(res)...)
 		ev.Params = append(ev.Params, kcvParams...)
 		ev.Result = "ok"
 		if err := cer.Record(ev); err != nil {
 			return out, fmt.Errorf("uploader: %s was imported as %s but recording it in the transcript failed: %w", p.Spec.Name, res.Kid, err)
 		}
-		o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyMatch: res.PublicKeyMatch, MatchReason: res.MatchReason}
+		o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyCheck: res.PublicKeyCheck, MatchReason: res.MatchReason}
 		if p.Spec.Kty == "oct-HSM" {
 			o.KCVMatch, o.KCVReason = new(res.KCVMatch), res.KCVReason
 		}
-		out = append(out, o)
+		out = append(out, o.settle(res.PublicKeyMatch, kcvCheckOf(res)))
 	}
 	return out, nil
 }

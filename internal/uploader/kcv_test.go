@@ -123,8 +123,12 @@ func TestImportCeremonyKCV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 1 || out[0].KCVMatch == nil || !*out[0].KCVMatch || out[0].PublicKeyMatch || !strings.Contains(out[0].KCVReason, "equals") {
+	if len(out) != 1 || out[0].KCVMatch == nil || !*out[0].KCVMatch || out[0].PublicKeyMatch != nil || !strings.Contains(out[0].KCVReason, "equals") {
 		t.Fatalf("outcome %+v", out)
+	}
+	// An AES key has no public part: not applicable, never a false alarm.
+	if out[0].PublicKeyCheck != CheckNotApplicable || out[0].KCVCheck != CheckMatch || !out[0].Verified {
+		t.Fatalf("outcome checks %+v", out[0])
 	}
 	rep, err := transcripts.Verify(dir, trust)
 	if err != nil {
@@ -132,14 +136,14 @@ func TestImportCeremonyKCV(t *testing.T) {
 	}
 	last := rep.Events[len(rep.Events)-1]
 	want := hex.EncodeToString(ecb3(t, key))
-	for name, v := range map[string]string{"kcv_match": "true", "kcv": want, "kcv_service": want, "public_key_match": "false"} {
+	for name, v := range map[string]string{"kcv_match": "true", "kcv": want, "kcv_service": want, "public_key_match": "not applicable", "public_key_check": "not applicable"} {
 		if got, _ := param(&last, name); got != v {
 			t.Errorf("recorded %s = %q; want %q", name, got, v)
 		}
 	}
 	// A second run reports what the first recorded.
 	out, err = env.client.ImportCeremony(ctx(t), dir, hsm, trust)
-	if err != nil || len(out) != 1 || !out[0].Skipped || out[0].KCVMatch == nil || !*out[0].KCVMatch {
+	if err != nil || len(out) != 1 || !out[0].Skipped || out[0].KCVMatch == nil || !*out[0].KCVMatch || out[0].PublicKeyMatch != nil || !out[0].Verified {
 		t.Errorf("second run %+v, %v", out, err)
 	}
 }

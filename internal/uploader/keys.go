@@ -178,6 +178,10 @@ type ImportSpec struct {
 type ImportResult struct {
 	Kid            string
 	PublicKeyMatch bool
+	// PublicKeyCheck says what the public-key comparison was: CheckMatch,
+	// CheckMismatch, CheckNotCompared (nothing recorded offline) or
+	// CheckNotApplicable (an AES key has no public part; see the KCV).
+	PublicKeyCheck string
 	// MatchReason explains PublicKeyMatch: what was compared, or why
 	// nothing could be.
 	MatchReason string
@@ -200,6 +204,16 @@ type ImportResult struct {
 	KCVService  string
 	KCVMismatch bool
 }
+
+// What a check of an imported key found (ImportResult.PublicKeyCheck,
+// ImportOutcome.PublicKeyCheck and KCVCheck, and the transcript's
+// public_key_check param).
+const (
+	CheckMatch         = "match"
+	CheckMismatch      = "mismatch"
+	CheckNotCompared   = "not compared"   // nothing recorded offline, or the service did not compute it
+	CheckNotApplicable = "not applicable" // an AES key has no public part
+)
 
 // ErrPublicKeyMismatch is returned (wrapped) by ImportCeremony when the key
 // the service holds is not the one recorded offline.
@@ -231,7 +245,10 @@ func (c *Client) ImportBYOK(ctx context.Context, vaultURL string, spec ImportSpe
 	if err != nil {
 		return nil, err
 	}
-	imp, err := kc.ImportKey(ctx, spec.Name, azkeys.ImportKeyParameters{HSM: to.Ptr(true), Key: jwk}, nil)
+	// As the az CLI sends it: the key enabled, explicitly.
+	imp, err := kc.ImportKey(ctx, spec.Name, azkeys.ImportKeyParameters{
+		HSM: to.Ptr(true), Key: jwk, KeyAttributes: &azkeys.KeyAttributes{Enabled: to.Ptr(true)},
+	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("uploader: importing %s: %w", spec.Name, serviceError(err))
 	}
@@ -262,8 +279,10 @@ func (c *Client) ImportBYOK(ctx context.Context, vaultURL string, spec ImportSpe
 	switch {
 	case res.ServicePublic == nil:
 		checkKCV(ctx, kc, spec, got.Key, id.Version(), res)
+		res.PublicKeyCheck = CheckNotApplicable
 		res.MatchReason = aesMatchReason(res)
 	case spec.Expected == nil:
+		res.PublicKeyCheck = CheckNotCompared
 		res.MatchReason = "no public key was recorded offline"
 		if spec.NoExpectedReason != "" {
 			res.MatchReason = spec.NoExpectedReason
@@ -271,10 +290,10 @@ func (c *Client) ImportBYOK(ctx context.Context, vaultURL string, spec ImportSpe
 	default:
 		eq, ok := spec.Expected.(interface{ Equal(crypto.PublicKey) bool })
 		if ok && eq.Equal(res.ServicePublic) {
-			res.PublicKeyMatch = true
+			res.PublicKeyMatch, res.PublicKeyCheck = true, CheckMatch
 			res.MatchReason = "the service's public key equals the one recorded offline"
 		} else {
-			res.Mismatch = true
+			res.Mismatch, res.PublicKeyCheck = true, CheckMismatch
 			res.MatchReason = "the service's public key differs from the one recorded offline"
 		}
 	}
