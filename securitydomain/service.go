@@ -147,8 +147,11 @@ func OpenRestoreBlob(blob []byte, exchangeKey *rsa.PrivateKey, exchangeCert *x50
 // DownloadRequest returns the body of POST /securitydomain/download exactly as
 // `az keyvault security-domain download` builds it (spec §2): one JWK per
 // certificate, in order, with x5c, x5t, x5t#S256, key_ops, kty, alg, n, e, no
-// kid; then "required". Layout: Python json.dumps(indent=2), no trailing
-// newline. certs must number 3..10 with RSA keys of at least 2048 bits, and
+// kid; then "required". Layout: Python json.dumps with its default
+// separators (", " and ": "), no trailing newline: byte for byte the body the
+// az CLI sent in recorded service traffic (testvectors/sd/recorded2025; the
+// shared vectors' download_request.json files hold the same object
+// indented). certs must number 3..10 with RSA keys of at least 2048 bits, and
 // required must be in 2..10 and at most len(certs).
 func DownloadRequest(certs []*x509.Certificate, required int) ([]byte, error) {
 	if len(certs) < MinCustodians || len(certs) > MaxCustodians {
@@ -157,7 +160,7 @@ func DownloadRequest(certs []*x509.Certificate, required int) ([]byte, error) {
 	if required < MinQuorum || required > MaxQuorum || required > len(certs) {
 		return nil, fmt.Errorf("securitydomain: quorum %d for %d certificates, want %d..%d and at most the number of certificates", required, len(certs), MinQuorum, MaxQuorum)
 	}
-	out := "{\n  \"certificates\": ["
+	out := `{"certificates": [`
 	for i, c := range certs {
 		pub, err := rsaPublic(c)
 		if err != nil {
@@ -169,17 +172,16 @@ func DownloadRequest(certs []*x509.Certificate, required int) ([]byte, error) {
 			}
 		}
 		if i > 0 {
-			out += ","
+			out += ", "
 		}
-		out += "\n    {\n      \"x5c\": [\n        " + pyQuote(base64.StdEncoding.EncodeToString(c.Raw)) + "\n      ],\n" +
-			"      \"x5t\": " + pyQuote(x5t(c)) + ",\n" +
-			"      \"x5t#S256\": " + pyQuote(X5T256(c)) + ",\n" +
-			"      \"key_ops\": [\n        \"verify\",\n        \"encrypt\",\n        \"wrapKey\"\n      ],\n" +
-			"      \"kty\": \"RSA\",\n      \"alg\": \"RSA-OAEP-256\",\n" +
-			"      \"n\": " + pyQuote(b64u.EncodeToString(pub.N.Bytes())) + ",\n" +
-			"      \"e\": " + pyQuote(b64u.EncodeToString(big.NewInt(int64(pub.E)).Bytes())) + "\n    }"
+		out += `{"x5c": [` + pyQuote(base64.StdEncoding.EncodeToString(c.Raw)) + `], ` +
+			`"x5t": ` + pyQuote(x5t(c)) + `, ` +
+			`"x5t#S256": ` + pyQuote(X5T256(c)) + `, ` +
+			`"key_ops": ["verify", "encrypt", "wrapKey"], "kty": "RSA", "alg": "RSA-OAEP-256", ` +
+			`"n": ` + pyQuote(b64u.EncodeToString(pub.N.Bytes())) + `, ` +
+			`"e": ` + pyQuote(b64u.EncodeToString(big.NewInt(int64(pub.E)).Bytes())) + `}`
 	}
-	out += "\n  ],\n  \"required\": " + strconv.Itoa(required) + "\n}"
+	out += `], "required": ` + strconv.Itoa(required) + `}`
 	return []byte(out), nil
 }
 
