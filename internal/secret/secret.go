@@ -5,10 +5,28 @@
 // Go cannot guarantee that a secret leaves no copy in memory (the runtime may
 // move or copy buffers). Callers should still Wipe the buffers they own as a
 // best effort, and keep secrets in []byte rather than string where they can.
+//
+// # What is accepted
+//
+// A secret is checked for its form before anything uses it, because a
+// token counts every wrong PIN towards its lockout, and a PIN file saved as
+// UTF-16 or with a stray space is a wrong PIN:
+//
+//   - a file (--pin-file, pin-source) holds exactly one line: its final LF
+//     or CRLF is dropped; it must be UTF-8 without a byte-order mark, with
+//     no NUL, no second line (not even an empty one), no space or tab at
+//     either end and no control character;
+//   - an environment variable (--pin-env) follows the same rules, and its
+//     value holds no line break at all;
+//   - what is typed at the terminal is taken as typed (spaces included),
+//     but control characters and text that is not UTF-8 are refused.
+//
+// Anything else is refused with a [*FormError] (errors.Is [ErrForm]) that
+// says what was found ("starts with a UTF-8 byte-order mark", "has a second
+// line", "ends with a space"), never the secret.
 package secret
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,21 +87,34 @@ func (s *Source) Read(prompt string) ([]byte, error) {
 		if v == "" {
 			return nil, fmt.Errorf("environment variable %s (named for the %s) is empty", s.Env, kind)
 		}
+		if found := checkForm([]byte(v), FromEnv); found != "" {
+			return nil, &FormError{Kind: kind, Origin: FromEnv, Where: s.Env, Found: found}
+		}
 		return []byte(v), nil
 	case s != nil && s.File != "":
 		b, err := readFile(s.File, kind)
 		if err != nil {
 			return nil, err
 		}
-		b = bytes.TrimSuffix(b, []byte("\n"))
-		b = bytes.TrimSuffix(b, []byte("\r"))
 		if len(b) == 0 {
-			Wipe(b)
 			return nil, fmt.Errorf("the %s file %s is empty", kind, s.File)
 		}
-		return b, nil
+		line, found := oneLine(b)
+		if found != "" {
+			Wipe(b)
+			return nil, &FormError{Kind: kind, Origin: FromFile, Where: s.File, Found: found}
+		}
+		return line, nil
 	}
-	return readTerminal(prompt)
+	b, err := readTerminal(prompt)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckTyped(kind, b); err != nil {
+		Wipe(b)
+		return nil, err
+	}
+	return b, nil
 }
 
 // ValidEnvName reports whether name is a portable environment variable name
