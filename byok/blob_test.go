@@ -151,26 +151,60 @@ func TestDescribeWithKEK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	k2048 := kekFromFile(t, vectorsDir+"/kek-rsa2048.pem")
 	k3072 := kekFromFile(t, vectorsDir+"/kek-rsa3072.json")
+	k3072pem := kekFromFile(t, vectorsDir+"/kek-rsa3072.pem")
 	k4096 := kekFromFile(t, vectorsDir+"/kek-rsa4096.pem")
-	// Another KEK with a kid: kid mismatch. (408 bytes also reads as
-	// AES-128 under RSA-3072: the size check passes.)
-	d := b.Describe(k3072)
-	if d.KidMatch != "mismatch" || len(d.Problems) != 1 || !strings.Contains(d.Problems[0], "is not the KEK's kid") {
+	// Its own KEK (no kid): 408 bytes also reads as AES-128 under
+	// RSA-3072, so the length alone is not conclusive.
+	d := b.Describe(k2048)
+	if d.KidMatch != "unknown" || d.SizeCheck != "ambiguous" || d.ModulusCheck != "ok" || len(d.Problems) != 0 || len(d.Readings) != 2 || len(d.Layouts) != 1 || d.KEKBits != 2048 {
+		t.Errorf("RSA-2048 KEK: %+v", d)
+	}
+	// Another KEK with a kid: kid mismatch; the length reads with its size
+	// too (AES-128), which proves nothing.
+	d = b.Describe(k3072)
+	if d.KidMatch != "mismatch" || d.SizeCheck != "ambiguous" || len(d.Problems) != 1 || !strings.Contains(d.Problems[0], "is not the KEK's kid") {
 		t.Errorf("RSA-3072 KEK: %+v", d)
 	}
-	// A KEK without kid whose size does not fit: 408-512 < 24.
+	// The same without a kid: nothing fails, nothing is shown either.
+	if d = b.Describe(k3072pem); d.KidMatch != "unknown" || d.SizeCheck != "ambiguous" || len(d.Problems) != 0 {
+		t.Errorf("RSA-3072 PEM KEK: %+v", d)
+	}
+	// A KEK whose size the length does not read with: both sizes said.
 	d = b.Describe(k4096)
-	if d.KidMatch != "unknown" || len(d.Problems) != 1 || !strings.Contains(d.Problems[0], "is too short for an RSA-4096 KEK") {
+	if d.KidMatch != "unknown" || d.SizeCheck != "mismatch" || d.ModulusCheck != "" || len(d.Problems) != 1 ||
+		!strings.Contains(d.Problems[0], "must be 512 bytes for this RSA-4096 KEK") || !strings.Contains(d.Problems[0], "256 bytes (RSA-2048) or 384 bytes (RSA-3072)") {
 		t.Errorf("RSA-4096 KEK: %+v", d)
 	}
-	// The AES-256 blob (296 bytes) under RSA-3072 leaves nothing valid.
+	// The AES-256 blob (296 bytes) reads only as RSA-2048.
 	b256, _ := ParseBlob(vec(t, "aes256.kek-rsa2048.byok"))
-	if d := b256.Describe(k3072); len(d.Problems) != 2 || !strings.Contains(d.Problems[1], "is too short for an RSA-3072 KEK") {
+	if d := b256.Describe(k3072); len(d.Problems) != 2 || d.SizeCheck != "mismatch" || !strings.Contains(d.Problems[1], "must be 384 bytes for this RSA-3072 KEK (its modulus size), but the 296-byte ciphertext reads only as an RSA-OAEP part of 256 bytes (RSA-2048)") {
 		t.Errorf("AES-256 under RSA-3072: %+v", d.Problems)
+	}
+	if d := b256.Describe(k2048); d.SizeCheck != "ok" || d.ModulusCheck != "ok" || len(d.Problems) != 0 {
+		t.Errorf("AES-256 under RSA-2048: %+v", d)
+	}
+	// An RSA part not below the modulus was not made with this KEK.
+	ff := *b256
+	ff.Ciphertext = bytes.Repeat([]byte{0xff}, len(b256.Ciphertext))
+	if d := ff.Describe(k2048); d.SizeCheck != "ok" || d.ModulusCheck != "failed" || len(d.Problems) != 1 || !strings.Contains(d.Problems[0], "not below its modulus") {
+		t.Errorf("0xff.. under RSA-2048: %+v", d)
+	}
+	// A length that reads with no size at all.
+	nofit := *b256
+	nofit.Ciphertext = make([]byte, 320)
+	if d := nofit.Describe(k4096); d.SizeCheck != "mismatch" || len(d.Problems) != 1 || !strings.Contains(d.Problems[0], "whole ciphertext is 320 bytes, which leaves no room") {
+		t.Errorf("320 bytes under RSA-4096: %+v", d.Problems)
+	}
+	if d := nofit.Describe(k2048); d.SizeCheck != "mismatch" || len(d.Problems) != 1 || !strings.Contains(d.Problems[0], "leaves 64 bytes of AES-KWP in the 320-byte ciphertext, a length no supported target type wraps to") {
+		t.Errorf("320 bytes under RSA-2048: %+v", d.Problems)
 	}
 	if d.Digest != b.Describe(nil).Digest || d.Digest.Hex() == "" {
 		t.Error("digest depends on the KEK")
+	}
+	if d := b.Describe(nil); len(d.Readings) != 2 || len(d.Layouts) != 2 || d.SizeCheck != "" {
+		t.Errorf("no KEK: %+v", d)
 	}
 }
 

@@ -2,12 +2,24 @@ package byok
 
 import (
 	"fmt"
+	"math/big"
+	"strings"
 
 	"github.com/keyrite/keyrite/internal/words"
 )
 
 // Description is what can be told about a blob without the KEK's private
 // key. It holds no secret.
+//
+// What the file alone can show: its kid (which KEK it claims), its
+// digest, and what its ciphertext length allows (RSA-OAEP part ‖ AES-KWP
+// part, the RSA part exactly as long as the KEK's modulus). With the KEK's
+// public key: whether the kid is the KEK's, whether the length has a
+// reading with the KEK's modulus size (and whether only that one), and
+// whether the would-be RSA-OAEP part is below the modulus, as every RSA
+// ciphertext under that key is. What it cannot show: that the blob was
+// wrapped under this KEK, or that it holds a valid key of the type its
+// length suggests. Only the KEK's private key (the service, on import) can.
 type Description struct {
 	Kid           string
 	Generator     string            // "" when absent
@@ -19,13 +31,28 @@ type Description struct {
 	// target type. Usually there is exactly one (408 and 536 bytes have
 	// two); with a KEK given, only that KEK's size is considered.
 	Layouts []Layout
+	// Readings lists every reading of the length alone, whatever the KEK
+	// (the same as Layouts without a KEK): with a KEK, the readings under
+	// other sizes are what the length cannot rule out.
+	Readings []Layout
 
 	// With a KEK (Describe(kek) with kek != nil):
 	KEKChecked     bool
 	KEKFingerprint words.Fingerprint
+	KEKBits        int // the KEK's modulus size in bits; its RSA-OAEP part is KEKBits/8 bytes
 	// KidMatch is "match", "mismatch", or "unknown" when the KEK carries
 	// no kid (a bare PEM public key without --kid).
 	KidMatch string
+	// SizeCheck is "ok" when the length reads only with the KEK's size,
+	// "ambiguous" when it reads with the KEK's size and with another (the
+	// length alone does not tell which KEK the blob was made for), and
+	// "mismatch" when it does not read with the KEK's size (a problem).
+	SizeCheck string
+	// ModulusCheck is "ok" when the would-be RSA-OAEP part (the first
+	// KEKBits/8 bytes) is below the KEK's modulus, "failed" when it is not
+	// (a problem: no RSA encryption under this KEK gives it), "" when not
+	// done (size mismatch).
+	ModulusCheck string
 	// Problems lists what is wrong, for people; empty means the checks
 	// passed.
 	Problems []string
@@ -97,10 +124,13 @@ func Layouts(ciphertextLen int, kekSizes ...int) []Layout {
 	return out
 }
 
-// Describe tells what can be known about b without a private key. With a
-// KEK (kek may be nil), it also checks that the blob's kid is the KEK's
-// (when the KEK's kid is known) and that the ciphertext length fits the
-// KEK's size and a supported target type; failures are listed in Problems.
+// Describe tells what can be known about b without a private key (see
+// [Description]). With a KEK (kek may be nil), it also checks that the
+// blob's kid is the KEK's (when the KEK's kid is known), that the ciphertext
+// length has a reading with the KEK's modulus size and a supported target
+// type, and that the would-be RSA-OAEP part is below the modulus; failures
+// are listed in Problems. Passing these checks does not prove the blob was
+// wrapped under kek.
 func (b *Blob) Describe(kek *KEK) Description {
 	d := Description{
 		Kid:           b.Kid,
@@ -108,12 +138,14 @@ func (b *Blob) Describe(kek *KEK) Description {
 		Digest:        words.Sum(b.Raw()),
 		CiphertextLen: len(b.Ciphertext),
 	}
+	d.Readings = Layouts(len(b.Ciphertext))
 	if kek == nil {
-		d.Layouts = Layouts(len(b.Ciphertext))
+		d.Layouts = d.Readings
 		return d
 	}
 	d.KEKChecked = true
 	d.KEKFingerprint = kek.Fingerprint()
+	d.KEKBits = kek.Bits()
 	switch {
 	case kek.Kid == "":
 		d.KidMatch = "unknown"
@@ -124,15 +156,43 @@ func (b *Blob) Describe(kek *KEK) Description {
 		d.Problems = append(d.Problems, fmt.Sprintf("the blob's kid %q is not the KEK's kid %q", b.Kid, kek.Kid))
 	}
 	d.Layouts = Layouts(len(b.Ciphertext), kek.Bits())
-	if len(d.Layouts) == 0 {
-		n := len(b.Ciphertext) - kek.Size()
-		if n < KWPLen(MinPlaintext) {
-			d.Problems = append(d.Problems, fmt.Sprintf(
-				"the ciphertext (%d bytes) is too short for an RSA-%d KEK: its RSA part alone is %d bytes, and the AES-KWP part at least %d", len(b.Ciphertext), kek.Bits(), kek.Size(), KWPLen(MinPlaintext)))
-		} else {
-			d.Problems = append(d.Problems, fmt.Sprintf(
-				"the ciphertext (%d bytes) does not fit an RSA-%d KEK: that leaves %d bytes of AES-KWP, which no supported target type wraps to", len(b.Ciphertext), kek.Bits(), n))
+	var others []string
+	for _, l := range d.Readings {
+		if l.KEKBits != kek.Bits() {
+			others = append(others, fmt.Sprintf("%d bytes (RSA-%d)", l.KEKBits/8, l.KEKBits))
 		}
+	}
+	switch {
+	case len(d.Layouts) > 0 && len(others) == 0:
+		d.SizeCheck = "ok"
+	case len(d.Layouts) > 0:
+		d.SizeCheck = "ambiguous"
+	default:
+		d.SizeCheck = "mismatch"
+		want := fmt.Sprintf("the RSA-OAEP part must be %d bytes for this RSA-%d KEK (its modulus size)", kek.Size(), kek.Bits())
+		n := len(b.Ciphertext) - kek.Size()
+		switch {
+		case len(others) > 0:
+			d.Problems = append(d.Problems, fmt.Sprintf("%s, but the %d-byte ciphertext reads only as an RSA-OAEP part of %s: the blob was made for a KEK of another size",
+				want, len(b.Ciphertext), strings.Join(others, " or ")))
+		case n < KWPLen(MinPlaintext):
+			d.Problems = append(d.Problems, fmt.Sprintf("%s, but the whole ciphertext is %d bytes, which leaves no room for an AES-KWP part of at least %d bytes",
+				want, len(b.Ciphertext), KWPLen(MinPlaintext)))
+		default:
+			d.Problems = append(d.Problems, fmt.Sprintf("%s, which leaves %d bytes of AES-KWP in the %d-byte ciphertext, a length no supported target type wraps to",
+				want, n, len(b.Ciphertext)))
+		}
+		return d
+	}
+	// Every RSA ciphertext under this key is below its modulus; bytes that
+	// are not cannot have been made with it.
+	c := new(big.Int).SetBytes(b.Ciphertext[:kek.Size()])
+	if c.Cmp(kek.Public.N) >= 0 {
+		d.ModulusCheck = "failed"
+		d.Problems = append(d.Problems, fmt.Sprintf("the first %d bytes, the RSA-OAEP part under this RSA-%d KEK, are not below its modulus: no encryption under this KEK gives them, so the blob was not wrapped under it",
+			kek.Size(), kek.Bits()))
+	} else {
+		d.ModulusCheck = "ok"
 	}
 	return d
 }
