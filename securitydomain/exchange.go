@@ -153,10 +153,12 @@ func ExchangeCertPEM(cert *x509.Certificate) []byte {
 	return []byte(strings.Join(lines, "\n"))
 }
 
-// TransferKeyJSON returns the body of GET /securitydomain/upload for the
-// exchange certificate cert (service side, for the emulator): the layout of
-// the vectors' transfer_key_response.json, with transfer_key a JSON string
-// holding the JWK (which is what the az CLI expects).
+// TransferKeyJSON returns a body of GET /securitydomain/upload for the
+// exchange certificate cert in the layout of the vectors'
+// transfer_key_response.json (kid as given, alg "RSA-OAEP-256", Python's
+// separators), with transfer_key a JSON string holding the JWK (which is
+// what the az CLI expects). The service's own answer is laid out
+// differently: see [TransferKeyResponse].
 func TransferKeyJSON(cert *x509.Certificate, kid string) ([]byte, error) {
 	pub, err := rsaPublic(cert)
 	if err != nil {
@@ -177,4 +179,57 @@ func TransferKeyJSON(cert *x509.Certificate, kid string) ([]byte, error) {
 	b.Truncate(b.Len() - 1) // Encode's newline
 	b.WriteString("\n}")
 	return b.Bytes(), nil
+}
+
+// TransferKeyResponse returns the body of GET /securitydomain/upload for the
+// exchange certificate cert exactly as the service lays it out (service
+// side, for the emulator; recorded from a real Managed HSM in 2025): compact
+// JSON {"key_format":"jwk","transfer_key":"<the JWK as a JSON string>"},
+// the JWK itself compact with its members in alphabetical order, e, key_ops
+// ["wrapKey","verify","encrypt"], kid "not used", kty "RSA", n, x5c (the one
+// certificate, standard base64 DER), x5t and x5t#S256, and no alg.
+func TransferKeyResponse(cert *x509.Certificate) ([]byte, error) {
+	pub, err := rsaPublic(cert)
+	if err != nil {
+		return nil, err
+	}
+	jwk := struct {
+		E       string   `json:"e"`
+		KeyOps  []string `json:"key_ops"`
+		Kid     string   `json:"kid"`
+		Kty     string   `json:"kty"`
+		N       string   `json:"n"`
+		X5C     []string `json:"x5c"`
+		X5T     string   `json:"x5t"`
+		X5TS256 string   `json:"x5t#S256"`
+	}{
+		E:       b64u.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+		KeyOps:  []string{"wrapKey", "verify", "encrypt"},
+		Kid:     "not used",
+		Kty:     "RSA",
+		N:       b64u.EncodeToString(pub.N.Bytes()),
+		X5C:     []string{base64.StdEncoding.EncodeToString(cert.Raw)},
+		X5T:     x5t(cert),
+		X5TS256: X5T256(cert),
+	}
+	inner, err := compactJSON(jwk)
+	if err != nil {
+		return nil, err
+	}
+	return compactJSON(struct {
+		KeyFormat   string `json:"key_format"`
+		TransferKey string `json:"transfer_key"`
+	}{"jwk", string(inner)})
+}
+
+// compactJSON is json.Marshal without HTML escaping (the service writes
+// '+', '<', '>' and '&' as themselves).
+func compactJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
