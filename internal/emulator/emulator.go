@@ -9,7 +9,8 @@
 // bad ones the way the service does, produces real security domains for
 // downloads, and decrypts uploaded restore blobs with its exchange key. The
 // endpoints and their shapes follow specs/azure-endpoints.md and
-// security-domain.md §1, §2, §7 and §9.
+// security-domain.md §1, §2, §7 and §9, and, where those and the service's
+// traffic recorded in 2025 disagree, the recording.
 //
 // # Addressing several vaults and HSMs
 //
@@ -82,16 +83,53 @@
 // POST /securitydomain/download checks the request (3 to 10 distinct RSA
 // certificates of at least 2048 bits whose n, e, x5t and x5t#S256 agree with
 // x5c[0]; required 2 to 10 and at most the number of certificates), produces
-// a real SD over the HSM's backup payloads (securitydomain.NewSecurityDomain)
-// and answers 202 with {"value": SD} and Azure-AsyncOperation; the HSM is
-// then activated and a second download is refused (409). GET
-// /securitydomain/upload returns the HSM's exchange key (RSA-2048 with a
-// self-signed certificate, made on first use), with transfer_key as a JSON
-// string unless Config.TransferKeyAsObject. POST /securitydomain/upload opens
-// the restore blob with the exchange key (securitydomain.OpenRestoreBlob): an
-// activated HSM accepts only its own payloads, a never-activated one takes
-// on the uploaded domain (a restore into a new HSM). The */pending endpoints
-// report the last operation's status.
+// a real SD over the HSM's backup payloads (securitydomain.NewSecurityDomain,
+// a UUID kid per share as the service writes since 2025) and answers 202
+// with {"value": SD} and Azure-AsyncOperation, no Retry-After. The HSM is
+// then activated: a second download is refused (409 Conflict), also while
+// the first is still in progress, so that a retried POST never starts a
+// second activation. GET /securitydomain/upload returns the HSM's exchange
+// key, made on first use, as the service lays it out (recorded 2025):
+// compact {"key_format":"jwk","transfer_key":"<JWK as a JSON string>"}
+// (securitydomain.TransferKeyResponse; an object with
+// Config.TransferKeyAsObject), the JWK RSA-4096 with kid "not used" and no
+// alg, x5c[0] a self-signed certificate for CN=<hsm>.managedhsm.azure.net
+// (serial 1, one year, critical basic constraints and keyEncipherment key
+// usage, key identifiers, and the service's non-critical attestation
+// extension 1.2.840.113556.10.1.1 with a made-up value of the recorded
+// size, about 6 KB in all). POST /securitydomain/upload opens the restore
+// blob with the exchange key (securitydomain.OpenRestoreBlob): an activated
+// HSM accepts only its own payloads, a never-activated one takes on the
+// uploaded domain (a restore into a new HSM); it answers 202
+// {"status":"InProgress",...} with Azure-AsyncOperation and no Retry-After,
+// or 400 at once for a blob it cannot open (409 while an operation is in
+// progress).
+//
+// GET /securitydomain/download/pending and /upload/pending report the last
+// operation with the service's bodies, byte for byte:
+// {"status":"InProgress","status_details":"The Security Domain is being
+// confirmed."} (download; "...being restored." for an upload) until
+// Config.SDDelay has passed since its POST, by Config.Now, then
+// {"status":"Success","status_details":"The resource is active."} (Failed
+// for a refused upload at once), each with Azure-AsyncOperation and without
+// Retry-After. The start is kept in the state, so an operation stays in
+// progress across a restart. The zero Config reports Success at the first
+// poll; keyrite-emulator's default is a few seconds, and the real service
+// takes many minutes.
+//
+// # Fault switches
+//
+// All on the injected clock (Config.Now) or on request counts, so that no
+// test depends on wall time:
+//
+//   - Config.Throttle: the service's key-creation limits, 429 Throttled
+//     with Retry-After (whole seconds until the window frees).
+//   - Config.PendingInterval: status polls of one operation closer together
+//     than the interval are 429 Throttled with Retry-After; a client that
+//     waits as told is answered.
+//   - Config.ServerErrorEvery N: every Nth authenticated request is 503
+//     {"error":{"code":"ServiceUnavailable",...}} with no Retry-After,
+//     answered before the request does anything.
 //
 // # State
 //
@@ -110,11 +148,20 @@
 // Differences from the service worth knowing: a Managed HSM answers key
 // operations before its security domain has been downloaded (the service
 // refuses until activation); throttling (429 with Retry-After) is emulated
-// only for key creation and only with Config.Throttle.
+// only for key creation and status polls, and only when switched on; a
+// security-domain operation's outcome is decided at its POST (an
+// unopenable restore blob is refused 400 at once, not reported Failed
+// later), only its report waits for SDDelay; the exchange certificate's
+// attestation extension holds a made-up value that attests nothing; the
+// HSM's backup payloads are random bytes of about the recorded sizes.
+// Exchange keys made by older emulators (RSA-2048, with alg and a URL kid)
+// stay as they are in existing state directories.
 package emulator
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -145,8 +192,33 @@ type Config struct {
 	SDValueBase64 bool
 	// Throttle enforces the service's key-creation limits (Key Vault: 10
 	// HSM key creates per 10 s per vault; Managed HSM: 1 per second),
-	// answering 429 with Retry-After as the service does.
+	// answering 429 with Retry-After as the service does. The windows are
+	// measured on Now.
 	Throttle bool
+	// Now is the emulator's clock for everything that depends on time:
+	// throttling windows, how long security-domain operations stay
+	// InProgress, key creation times. Nil means time.Now. Tests give it a
+	// fakeclock.Clock's Now so that nothing depends on wall time.
+	// (Certificates the emulator issues use the real time: TLS clients
+	// check them against theirs.)
+	Now func() time.Time
+	// SDDelay is how long a security-domain download or upload stays
+	// InProgress (GET .../pending) after its POST, measured on Now. The
+	// real service takes many minutes (recorded in 2025: 18 InProgress
+	// answers after a download, 23 after an upload, over several
+	// minutes); zero reports Success at the first poll.
+	SDDelay time.Duration
+	// PendingInterval, if not zero, throttles GET .../pending: a poll that
+	// comes sooner than this after the previous answered poll of the same
+	// operation on the same HSM is answered 429 with Retry-After (whole
+	// seconds until the interval has passed, measured on Now), as the
+	// service throttles clients that poll too fast.
+	PendingInterval time.Duration
+	// ServerErrorEvery, if N > 0, answers every Nth authenticated request
+	// (counting from the emulator's start) 503 ServiceUnavailable with the
+	// service's error body and no Retry-After, before it does anything
+	// else: nothing is created, imported or started by that request.
+	ServerErrorEvery int
 	// Log, if set, receives one line per request (method, path, status).
 	Log io.Writer
 }
@@ -174,6 +246,12 @@ type Emulator struct {
 	reqMu    sync.Mutex
 	requests []Request
 	creates  map[string][]time.Time // recent key creates per service, for Throttle
+	polls    map[string]time.Time   // last answered poll per HSM and operation, for PendingInterval (under mu)
+
+	// newExchangeKey makes an HSM's exchange key (RSA-4096, about a
+	// second); tests replace it with a pre-made key.
+	newExchangeKey func() (*rsa.PrivateKey, error)
+	authReqs       int // authenticated requests so far, for ServerErrorEvery (under reqMu)
 
 	srv *http.Server
 	ln  net.Listener
@@ -202,7 +280,29 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Emulator{cfg: cfg, ca: ca, state: &store{dir: cfg.StateDir}}, nil
+	e := &Emulator{cfg: cfg, ca: ca, state: &store{dir: cfg.StateDir}}
+	e.newExchangeKey = func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, exchangeKeyBits) }
+	return e, nil
+}
+
+// now reads the configured clock.
+func (e *Emulator) now() time.Time {
+	if e.cfg.Now != nil {
+		return e.cfg.Now()
+	}
+	return time.Now()
+}
+
+// injectServerError counts an authenticated request and reports whether
+// Config.ServerErrorEvery makes it a 503.
+func (e *Emulator) injectServerError() bool {
+	if e.cfg.ServerErrorEvery <= 0 {
+		return false
+	}
+	e.reqMu.Lock()
+	defer e.reqMu.Unlock()
+	e.authReqs++
+	return e.authReqs%e.cfg.ServerErrorEvery == 0
 }
 
 // CACertPEM returns the PEM certificate of the emulator's CA (also in
@@ -418,6 +518,11 @@ func (e *Emulator) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", "")
 		return
 	}
+	if e.injectServerError() {
+		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable",
+			"The service is temporarily unavailable; please retry the request (fault injected by keyrite-emulator --fail-5xx)", "")
+		return
+	}
 	if r.URL.Query().Get("api-version") == "" {
 		writeError(w, http.StatusBadRequest, "BadParameter", "The api-version query parameter is required", "")
 		return
@@ -493,13 +598,13 @@ func (e *Emulator) routeSD(w http.ResponseWriter, r *http.Request, svc service, 
 	case "POST download":
 		e.sdDownload(w, r, svc)
 	case "GET download/pending":
-		e.sdPending(w, svc, "download")
+		e.sdPending(w, r, svc, "download")
 	case "GET upload":
 		e.sdTransferKey(w, svc)
 	case "POST upload":
 		e.sdUpload(w, r, svc)
 	case "GET upload/pending":
-		e.sdPending(w, svc, "upload")
+		e.sdPending(w, r, svc, "upload")
 	default:
 		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("no operation %s /securitydomain/%s", r.Method, strings.Join(parts, "/")), "")
 	}
@@ -540,10 +645,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b = []byte(`{"error":{"code":"InternalError","message":"encoding the response failed","innererror":null}}`)
 	}
+	writeRaw(w, status, b)
+}
+
+// writeRaw writes a JSON body that is already encoded.
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("x-ms-keyvault-service-version", "keyrite-emulator")
 	w.WriteHeader(status)
-	w.Write(b)
+	w.Write(body)
 }
 
 // readBody reads a bounded request body.

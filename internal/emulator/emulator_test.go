@@ -26,11 +26,7 @@ import (
 
 func newEmu(t *testing.T) *Emulator {
 	t.Helper()
-	e, err := New(Config{StateDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
+	return newTestEmu(t, Config{StateDir: t.TempDir()})
 }
 
 // do sends one request through the handler (no network) with a token.

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -164,6 +165,8 @@ func FuzzHandler(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	exKey := testExchangeKey(f) // no RSA-4096 generation in fuzz workers
+	e.newExchangeKey = func() (*rsa.PrivateKey, error) { return exKey, nil }
 	// A KEK put straight into the state (no key generation in fuzz workers).
 	svc := service{kind: kindVault, name: "demo"}
 	der := pkcs8F(f, rsa2048)

@@ -301,7 +301,7 @@ func (e *Emulator) storeVersion(svc service, rec *keyRecord) *badParam {
 	var v [16]byte
 	rand.Read(v[:])
 	rec.Version = hex.EncodeToString(v[:])
-	rec.Created = time.Now().Unix()
+	rec.Created = e.now().Unix()
 	if err := e.state.putKey(svc, rec); err != nil {
 		return &badParam{msg: "writing the emulator's state failed: " + err.Error(), inner: "InternalError"}
 	}
@@ -461,7 +461,7 @@ func (e *Emulator) throttle(svc service) int {
 	if e.creates == nil {
 		e.creates = map[string][]time.Time{}
 	}
-	now := time.Now()
+	now := e.now()
 	recent := e.creates[svc.id()][:0]
 	for _, t := range e.creates[svc.id()] {
 		if now.Sub(t) < window {

@@ -7,13 +7,14 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/big"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/keyrite/keyrite/securitydomain"
@@ -49,11 +50,42 @@ type sdPayload struct {
 	Data []byte `json:"data"`
 }
 
-// opStatus is what GET .../pending reports; Status "" means no operation
-// was ever requested.
+// opStatus records a security-domain operation. Status is its outcome,
+// "Success" or "Failed" ("" means no operation was ever requested); GET
+// .../pending reports a successful one as InProgress until Config.SDDelay
+// has passed since Started (by Config.Now). Started is persisted so that an
+// operation stays in progress across an emulator restart; state written
+// before it existed has none, and reports its outcome at once.
 type opStatus struct {
-	Status  string `json:"status,omitempty"`
-	Details string `json:"status_details,omitempty"`
+	Status  string    `json:"status,omitempty"`
+	Details string    `json:"status_details,omitempty"`
+	Started time.Time `json:"started,omitzero"`
+}
+
+// Operation status values and details, as the service writes them
+// (recorded 2025; a Failed status was not recorded, so its details are the
+// emulator's own).
+const (
+	statusInProgress = "InProgress"
+	statusSuccess    = "Success"
+	statusFailed     = "Failed"
+
+	detailsDownloadInProgress = "The Security Domain is being confirmed."
+	detailsUploadInProgress   = "The Security Domain is being restored."
+	detailsSuccess            = "The resource is active."
+)
+
+// asyncOperation is the Azure-AsyncOperation URL of op's status, as the
+// service gives it on the POST's 202 and on every status answer: the
+// pending endpoint with the request's api-version.
+func asyncOperation(r *http.Request, svc service, op string) string {
+	return svc.base + "/securitydomain/" + op + "/pending?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version"))
+}
+
+// inProgress reports whether a successful operation is still reported as
+// InProgress at now.
+func (e *Emulator) inProgress(s opStatus, now time.Time) bool {
+	return s.Status == statusSuccess && now.Before(s.Started.Add(e.cfg.SDDelay))
 }
 
 func (s *store) hsmPath(svc service) string {
@@ -74,7 +106,7 @@ func (e *Emulator) loadHSM(svc service) (*hsmState, error) {
 	for _, p := range []struct {
 		tag  string
 		size int
-	}{{"hsm_backup", 1024}, {"base_enclave_backup", 869}, {"partition_enclave_backup", 512}} {
+	}{{"hsm_backup", 8520}, {"base_enclave_backup", 969}, {"partition_enclave_backup", 3110}} { // about the sizes of a recorded SD (2025)
 		b := make([]byte, p.size)
 		rand.Read(b)
 		st.Payloads = append(st.Payloads, sdPayload{Tag: p.tag, Data: b})
@@ -205,7 +237,14 @@ func (e *Emulator) sdDownload(w http.ResponseWriter, r *http.Request, svc servic
 		return
 	}
 	if st.Activated {
-		writeError(w, http.StatusConflict, "Conflict", "The security domain of this HSM has already been downloaded or restored; it is activated", "")
+		// Also while the first download is still InProgress: activation
+		// happens once, and a client that retries its POST must not start
+		// a second one.
+		msg := "The security domain of this HSM has already been downloaded or restored; it is activated"
+		if now := e.now(); e.inProgress(st.Download, now) || e.inProgress(st.Upload, now) {
+			msg = "A security domain operation is already in progress on this HSM; poll its status (GET /securitydomain/download/pending or upload/pending)"
+		}
+		writeError(w, http.StatusConflict, "Conflict", msg, "")
 		return
 	}
 	sdText, err := newSecurityDomain(req.Certs, req.Required, st.Payloads)
@@ -214,13 +253,13 @@ func (e *Emulator) sdDownload(w http.ResponseWriter, r *http.Request, svc servic
 		return
 	}
 	st.Activated = true
-	st.Download = opStatus{Status: "Success", Details: "The security domain was downloaded and the HSM is activated"}
+	st.Download = opStatus{Status: statusSuccess, Details: detailsSuccess, Started: e.now()}
 	if err := e.saveHSM(svc, st); err != nil {
 		writeError(w, http.StatusInternalServerError, "InternalError", "writing the emulator's state failed", "")
 		return
 	}
-	w.Header().Set("Azure-AsyncOperation", svc.base+"/securitydomain/download/pending")
-	w.Header().Set("Retry-After", "0")
+	// No Retry-After: the service sends none on these answers.
+	w.Header().Set("Azure-AsyncOperation", asyncOperation(r, svc, "download"))
 	value := string(sdText)
 	if e.cfg.SDValueBase64 {
 		value = base64.StdEncoding.EncodeToString(sdText)
@@ -228,69 +267,58 @@ func (e *Emulator) sdDownload(w http.ResponseWriter, r *http.Request, svc servic
 	writeJSON(w, http.StatusAccepted, map[string]string{"value": value})
 }
 
-func (e *Emulator) sdPending(w http.ResponseWriter, svc service, op string) {
+func (e *Emulator) sdPending(w http.ResponseWriter, r *http.Request, svc service, op string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	now := e.now()
+	if wait := e.throttlePoll(svc, op, now); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		writeError(w, http.StatusTooManyRequests, "Throttled",
+			fmt.Sprintf("Request was not processed because too many requests were received. Reason: the %s status may be polled once per %s. Retry after %d seconds.", op, e.cfg.PendingInterval, wait), "")
+		return
+	}
 	st, err := e.loadHSM(svc)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "InternalError", "reading the emulator's state failed", "")
 		return
 	}
-	s := &st.Download
+	s := st.Download
 	if op == "upload" {
-		s = &st.Upload
+		s = st.Upload
 	}
 	if s.Status == "" {
 		writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("No security domain %s has been requested on this HSM", op), "")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": s.Status, "status_details": s.Details})
+	status, details := s.Status, s.Details
+	if e.inProgress(s, now) {
+		status, details = statusInProgress, detailsDownloadInProgress
+		if op == "upload" {
+			details = detailsUploadInProgress
+		}
+	}
+	w.Header().Set("Azure-AsyncOperation", asyncOperation(r, svc, op))
+	writeJSON(w, http.StatusOK, map[string]string{"status": status, "status_details": details})
 }
 
-// exchangeKey returns the HSM's exchange key, creating it on first use.
-// The caller holds e.mu.
-func (e *Emulator) exchangeKey(svc service, st *hsmState) (*rsa.PrivateKey, *x509.Certificate, error) {
-	if st.ExchangeKeyPKCS8 != nil {
-		k, err := x509.ParsePKCS8PrivateKey(st.ExchangeKeyPKCS8)
-		if err != nil {
-			return nil, nil, err
+// throttlePoll records a poll of svc's op status at now and returns 0 or,
+// when Config.PendingInterval has not passed since the previous answered
+// poll, the whole seconds to wait. The caller holds e.mu.
+func (e *Emulator) throttlePoll(svc service, op string, now time.Time) int {
+	if e.cfg.PendingInterval <= 0 {
+		return 0
+	}
+	if e.polls == nil {
+		e.polls = map[string]time.Time{}
+	}
+	key := svc.id() + " " + op
+	if last, ok := e.polls[key]; ok {
+		if left := e.cfg.PendingInterval - now.Sub(last); left > 0 {
+			return max(int((left+time.Second-1)/time.Second), 1)
 		}
-		priv, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return nil, nil, fmt.Errorf("the stored exchange key is not RSA")
-		}
-		cert, err := x509.ParseCertificate(st.ExchangeCertDER)
-		if err != nil {
-			return nil, nil, err
-		}
-		return priv, cert, nil
 	}
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject:      pkix.Name{CommonName: "keyrite-emulator exchange key for " + svc.kidHost()},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.AddDate(1, 0, 0),
-		KeyUsage:     x509.KeyUsageKeyEncipherment | x509.KeyUsageDataEncipherment,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		return nil, nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, err
-	}
-	st.ExchangeKeyPKCS8, _ = x509.MarshalPKCS8PrivateKey(priv)
-	st.ExchangeCertDER = der
-	if err := e.saveHSM(svc, st); err != nil {
-		return nil, nil, err
-	}
-	return priv, cert, nil
+	e.polls[key] = now
+	return 0
 }
 
 func (e *Emulator) sdTransferKey(w http.ResponseWriter, svc service) {
@@ -306,7 +334,7 @@ func (e *Emulator) sdTransferKey(w http.ResponseWriter, svc service) {
 		writeError(w, http.StatusInternalServerError, "InternalError", "creating the exchange key failed", "")
 		return
 	}
-	body, err := securitydomain.TransferKeyJSON(cert, "https://"+svc.kidHost()+"/securitydomain/transferkey")
+	body, err := securitydomain.TransferKeyResponse(cert)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "InternalError", "encoding the transfer key failed: "+trimPkg(err), "")
 		return
@@ -323,9 +351,7 @@ func (e *Emulator) sdTransferKey(w http.ResponseWriter, svc service) {
 		writeJSON(w, http.StatusOK, map[string]any{"key_format": v.KeyFormat, "transfer_key": json.RawMessage(v.TransferKey)})
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
+	writeRaw(w, http.StatusOK, body)
 }
 
 // decodeUpload parses a POST /securitydomain/upload body: {"value": "<restore
@@ -367,13 +393,17 @@ func (e *Emulator) sdUpload(w http.ResponseWriter, r *http.Request, svc service)
 		writeError(w, http.StatusBadRequest, "BadParameter", "No exchange key has been issued by this HSM; GET /securitydomain/upload (init-recovery) first", "")
 		return
 	}
+	if now := e.now(); e.inProgress(st.Upload, now) || e.inProgress(st.Download, now) {
+		writeError(w, http.StatusConflict, "Conflict", "A security domain operation is already in progress on this HSM; poll its status (GET /securitydomain/upload/pending or download/pending)", "")
+		return
+	}
 	priv, cert, err := e.exchangeKey(svc, st)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "InternalError", "reading the exchange key failed", "")
 		return
 	}
 	fail := func(msg, inner string) {
-		st.Upload = opStatus{Status: "Failed", Details: msg}
+		st.Upload = opStatus{Status: statusFailed, Details: msg, Started: e.now()}
 		if err := e.saveHSM(svc, st); err != nil {
 			writeError(w, http.StatusInternalServerError, "InternalError", "writing the emulator's state failed", "")
 			return
@@ -403,14 +433,14 @@ func (e *Emulator) sdUpload(w http.ResponseWriter, r *http.Request, svc service)
 		}
 		st.Activated = true
 	}
-	st.Upload = opStatus{Status: "Success", Details: "The security domain was restored"}
+	st.Upload = opStatus{Status: statusSuccess, Details: detailsSuccess, Started: e.now()}
 	if err := e.saveHSM(svc, st); err != nil {
 		writeError(w, http.StatusInternalServerError, "InternalError", "writing the emulator's state failed", "")
 		return
 	}
-	w.Header().Set("Azure-AsyncOperation", svc.base+"/securitydomain/upload/pending")
-	w.Header().Set("Retry-After", "0")
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "InProgress", "status_details": "Restoring the security domain"})
+	// No Retry-After: the service sends none on these answers.
+	w.Header().Set("Azure-AsyncOperation", asyncOperation(r, svc, "upload"))
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": statusInProgress, "status_details": detailsUploadInProgress})
 }
 
 // comparePayloads says how got differs from want, or "" if equal.
