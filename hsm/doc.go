@@ -15,7 +15,9 @@
 //	slot, err := m.FindToken(u.TokenFilter()) // by label, never by slot id
 //	s, err := m.OpenSession(slot)             // read-write serial session
 //	defer s.Close()
-//	err = s.Login(pin)                        // pin []byte from internal/secret; wiped
+//	o := hsm.LoginOptions{Warn: warn}         // FinalTry / ConfirmFinalTry for the last try
+//	_, err = s.CheckPIN(o)                    // before asking: a locked PIN is refused here
+//	err = s.LoginWith(pin, o)                 // pin []byte from internal/secret; wiped
 //	obj, err := s.FindURI(u)                  // exactly one object, or an error listing matches
 //	// obj.Class, obj.KeyType, obj.Bits, obj.Curve, obj.Extractable, ...
 //
@@ -30,7 +32,8 @@
 // (TokenFilter: label, manufacturer, model, serial), OpenSession, P11;
 // fields Path, SHA256 (of the library file) and Library (C_GetInfo).
 //
-// Session: Login, LoginSO (PIN []byte, wiped), Logout, Close, Token (the
+// Session: Login, LoginWith, LoginSO (PIN []byte, wiped; the token's PIN
+// counter respected, see below), CheckPIN, PINStatus, Logout, Close, Token (the
 // TokenInfo: label, manufacturer, model, serial, firmware; Describe gives
 // "manufacturer model, firmware X" for the .byok generator field), Find,
 // FindOne, FindURI, FindAll (many URIs in one pass over the token's objects:
@@ -42,7 +45,7 @@
 // Other areas' helpers live in their own files on the same Session:
 // rsadecrypt.go (RSAPrivateKey: DecryptOAEPSHA256, DecryptRaw), keygen.go
 // (GenerateRSAKeyPair), cert.go (Certificate, FindCertificate,
-// StoreCertificate), sign.go (ECDSASigner, OpenSigner), pubkey.go
+// StoreCertificate), sign.go (ECDSASigner, OpenSigner, OpenSignerWith), pubkey.go
 // (PublicKeyOf: the public half of a token private key, for records), kcv.go
 // (AESCheckBlock for key check values; ErrEncryptNotAllowed). For calls without a
 // helper use s.P11() with s.Handle() and wrap failures with WrapError(op,
@@ -61,17 +64,37 @@
 // Errors: *Error (Op, Code, Context) for failed calls, matching the sentinels
 // ErrNotExtractable, ErrPINIncorrect, ErrPINLocked, ErrMechanismInvalid,
 // ErrKeyFunctionNotPermitted, ErrKeyNotWrappable, ErrTokenNotRecognized,
-// ErrGeneral, ErrNotLoggedIn through errors.Is; and ErrModuleLoad,
+// ErrGeneral, ErrNotLoggedIn through errors.Is; *PINError for logins refused
+// or failed, matching ErrPINLocked, ErrPINFinalTry and (after a wrong PIN)
+// ErrPINIncorrect; and ErrModuleLoad,
 // ErrTokenNotFound, ErrObjectNotFound, ErrAmbiguous, ErrURI from this
 // package's own checks (token and object errors list what exists). Code(err)
 // extracts a CKR_ value, CodeName names it.
+//
+// # The PIN counter
+//
+// A token counts wrong PINs and locks the PIN after a few; only its
+// security officer can unlock it. Before every C_Login this package reads
+// the token's flags again (C_GetTokenInfo, [PINStatus]): a locked PIN
+// (CKF_USER_PIN_LOCKED) is refused without trying it; on the final try
+// (CKF_USER_PIN_FINAL_TRY) the PIN is tried only when the caller confirmed
+// it ([LoginOptions].FinalTry, or a yes from ConfirmFinalTry), else
+// refused ([ErrPINFinalTry]); a low count (CKF_USER_PIN_COUNT_LOW: a wrong
+// PIN was entered since the last good login) and a PIN to be changed are
+// passed to [LoginOptions].Warn first. Call [Session.CheckPIN] before
+// asking anyone for the PIN, so that nobody types a PIN that will not be
+// tried. After a wrong PIN the flags are read again and the [*PINError]
+// says what the token now reports (fewer tries, the final try, locked);
+// errors.Is matches ErrPINIncorrect, and ErrPINFinalTry or ErrPINLocked as
+// the flags say. Tokens that keep no counter set none of these flags.
+// SoftHSM sets COUNT_LOW after a wrong PIN and never locks.
 //
 // # Testing
 //
 // All PKCS#11 calls go through the PKCS11 interface, which *pkcs11.Ctx
 // satisfies. Unit tests substitute an in-memory stub or a decorator of a
-// real module (hsm/hsmfake: injected failures, recorded mechanisms, an
-// emulated CKM_RSA_AES_KEY_WRAP); real behaviour is tested on SoftHSM2
+// real module (hsm/hsmfake: injected failures, recorded mechanisms, counted
+// logins, PIN-counter flags, an emulated CKM_RSA_AES_KEY_WRAP); real behaviour is tested on SoftHSM2
 // tokens made per test by hsm/softhsmtest. FuzzParseURI fuzzes the URI
 // parser (its seeds run with the normal tests).
 //

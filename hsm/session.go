@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"unsafe"
 
 	"github.com/miekg/pkcs11"
 )
@@ -18,6 +17,11 @@ type Session struct {
 	h      pkcs11.SessionHandle
 	p      PKCS11
 	closed bool
+
+	// The PIN counter (pin.go): a confirmation of the final try not yet
+	// used, and the warnings already given since the last C_Login.
+	finalTryOK bool
+	warned     PINStatus
 }
 
 // OpenSession opens a read-write session on the token in slot. Read-write is
@@ -47,28 +51,6 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	return wrapErr("C_CloseSession", "", s.p.CloseSession(s.h))
-}
-
-// Login logs the normal user in with pin and wipes pin (best effort: the
-// PKCS#11 binding makes a C copy, which it frees but does not clear). A token
-// already logged in by this process (CKR_USER_ALREADY_LOGGED_IN) is fine.
-func (s *Session) Login(pin []byte) error { return s.login(pkcs11.CKU_USER, pin) }
-
-// LoginSO logs the security officer in with pin and wipes pin.
-func (s *Session) LoginSO(pin []byte) error { return s.login(pkcs11.CKU_SO, pin) }
-
-func (s *Session) login(user uint, pin []byte) error {
-	defer clear(pin)
-	if len(pin) == 0 {
-		return fmt.Errorf("hsm: empty PIN for token %q", s.Slot.Token.Label)
-	}
-	// No Go string copy of the PIN: the string aliases pin, which is
-	// cleared when we return; the binding copies it into C memory for the call.
-	err := s.p.Login(s.h, user, unsafe.String(unsafe.SliceData(pin), len(pin)))
-	if c, ok := Code(err); ok && c == pkcs11.CKR_USER_ALREADY_LOGGED_IN {
-		return nil
-	}
-	return wrapErr("C_Login", fmt.Sprintf("token %q", s.Slot.Token.Label), err)
 }
 
 // Logout logs out. Handles of private objects become invalid afterwards.

@@ -105,8 +105,16 @@ type TokenSigner struct {
 
 // OpenSigner loads the module named by the URI (module-path), finds the
 // token, logs in with pin (wiped), and finds the one private key the URI
-// names (type=private is implied). Close releases everything.
+// names (type=private is implied). Close releases everything. The login
+// refuses a locked PIN and the final try (see [LoginOptions]); use
+// OpenSignerWith to allow the final try or to see warnings.
 func OpenSigner(u *URI, pin []byte) (*TokenSigner, error) {
+	return OpenSignerWith(u, pin, LoginOptions{})
+}
+
+// OpenSignerWith is OpenSigner with the login's treatment of the token's
+// PIN counter given by o.
+func OpenSignerWith(u *URI, pin []byte, o LoginOptions) (*TokenSigner, error) {
 	defer clear(pin)
 	if u.ModulePath == "" {
 		return nil, fmt.Errorf("%w: %s has no module-path", ErrURI, u.Redacted())
@@ -125,7 +133,7 @@ func OpenSigner(u *URI, pin []byte) (*TokenSigner, error) {
 		ts.Close()
 		return nil, err
 	}
-	if err := ts.Session.Login(pin); err != nil {
+	if err := ts.Session.LoginWith(pin, o); err != nil {
 		ts.Close()
 		return nil, err
 	}

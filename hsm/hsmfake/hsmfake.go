@@ -1,6 +1,7 @@
 // Package hsmfake decorates a real PKCS#11 module (normally a SoftHSM token
 // from hsm/softhsmtest) for tests: it injects failures into chosen calls,
-// records the mechanisms used, and can emulate CKM_RSA_AES_KEY_WRAP on a
+// records the mechanisms used and counts logins, reports the PIN-counter
+// flags a test asks for (TokenFlags), and can emulate CKM_RSA_AES_KEY_WRAP on a
 // module that lacks it (SoftHSM 2.6.1), so that the single-mechanism BYOK
 // path can be exercised end to end.
 //
@@ -24,7 +25,8 @@ type Fake struct {
 	hsm.PKCS11
 
 	// Fail makes the named method ("WrapKey", "Login", "GenerateKey",
-	// "CreateObject", "DestroyObject", "GetMechanismInfo") fail with the error
+	// "CreateObject", "DestroyObject", "GetMechanismInfo", "GetTokenInfo")
+	// fail with the error
 	// (use pkcs11.Error(code) to simulate a CKR_ value).
 	Fail map[string]error
 
@@ -33,7 +35,16 @@ type Fake struct {
 	// AES-256, CKM_AES_KEY_WRAP_PAD, CKM_RSA_PKCS_OAEP SHA-1).
 	RSAAESKeyWrap bool
 
+	// TokenFlags, when set, rewrites the token flags C_GetTokenInfo
+	// reports (it is given the real token's): to play a token whose PIN
+	// counter is low (pkcs11.CKF_USER_PIN_COUNT_LOW), at its final try
+	// (CKF_USER_PIN_FINAL_TRY) or locked (CKF_USER_PIN_LOCKED). It may
+	// look at Logins to move on after a failed login.
+	TokenFlags func(flags uint) uint
+
 	mu sync.Mutex
+	// logins counts the C_Login calls that reached this decorator.
+	logins int
 	// WrapMechanisms lists the mechanisms passed to C_WrapKey, in order.
 	WrapMechanisms []uint
 	// Live counts session objects made through CreateObject/GenerateKey and
@@ -68,8 +79,31 @@ func (f *Fake) LiveObjects() int {
 	return len(f.Live)
 }
 
-// Login may fail on request.
+// Logins is the number of C_Login calls made so far (each may have cost
+// a try of the token's PIN counter).
+func (f *Fake) Logins() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logins
+}
+
+// GetTokenInfo reports the flags TokenFlags makes of the real ones.
+func (f *Fake) GetTokenInfo(slotID uint) (pkcs11.TokenInfo, error) {
+	if err := f.fail("GetTokenInfo"); err != nil {
+		return pkcs11.TokenInfo{}, err
+	}
+	ti, err := f.PKCS11.GetTokenInfo(slotID)
+	if err == nil && f.TokenFlags != nil {
+		ti.Flags = f.TokenFlags(ti.Flags)
+	}
+	return ti, err
+}
+
+// Login is counted, and may fail on request.
 func (f *Fake) Login(sh pkcs11.SessionHandle, userType uint, pin string) error {
+	f.mu.Lock()
+	f.logins++
+	f.mu.Unlock()
 	if err := f.fail("Login"); err != nil {
 		return err
 	}
