@@ -35,6 +35,9 @@ func newEnv(t testing.TB, cfg emulator.Config) *testEnv {
 	t.Helper()
 	cfg.StateDir = t.TempDir()
 	clk := fakeclock.New(time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC))
+	if cfg.Now == nil {
+		cfg.Now = clk.Now
+	}
 	emu, err := emulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
