@@ -116,6 +116,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		"commands: kek create, import, sd download, sd exchange-key, sd upload, sd status, version"))
 }
 
+// configHook, when set (tests only), adjusts every client's configuration:
+// the tests give the uploader and the emulator one fake clock.
+var configHook func(*uploader.Config)
+
 // common are the flags every online command takes.
 type common struct {
 	ca       string
@@ -160,6 +164,9 @@ func (c *common) client() (*uploader.Client, error) {
 				"export the bearer token in that variable, e.g. "+c.tokenEnv+"=$(az account get-access-token --resource https://vault.azure.net --query accessToken -o tsv)")
 		}
 		cfg.Token = strings.TrimSpace(tok)
+	}
+	if configHook != nil {
+		configHook(&cfg)
 	}
 	cl, err := uploader.New(cfg)
 	if errors.Is(err, uploader.ErrStandInToken) {

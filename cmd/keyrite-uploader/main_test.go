@@ -158,24 +158,7 @@ func TestSDCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var custodians []securitydomain.Custodian
-	for _, n := range []string{"wrap_0", "wrap_1"} {
-		keyPEM, err := os.ReadFile(filepath.Join(testdata, n+".pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := pem.Decode(keyPEM)
-		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		certPEM, _ := os.ReadFile(filepath.Join(testdata, n+".cer"))
-		cert, err := securitydomain.ParseCertificate(certPEM)
-		if err != nil {
-			t.Fatal(err)
-		}
-		custodians = append(custodians, securitydomain.Custodian{Name: n, Cert: cert, Key: securitydomain.SoftwareKey(k.(*rsa.PrivateKey))})
-	}
+	custodians := testCustodians(t, "wrap_0", "wrap_1")
 	res, err := securitydomain.Restore(sd, exCert, custodians, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -208,4 +191,51 @@ func TestSDCommands(t *testing.T) {
 	os.WriteFile(bad, res2.Blob.Marshal(), 0o644)
 	runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--blob", bad}, common...)...).
 		want(t, 1, "keyrite-uploader: error: sd upload: security-domain upload: the service answered 400 BadParameter (InvalidRestoreBlob): The restore blob could not be opened with this HSM's exchange key: restore blob is wrapped to certificate", "not the exchange certificate")
+}
+
+// testCustodians loads the test wrapping keys and their certificates.
+func testCustodians(t *testing.T, names ...string) []securitydomain.Custodian {
+	t.Helper()
+	var custodians []securitydomain.Custodian
+	for _, n := range names {
+		keyPEM, err := os.ReadFile(filepath.Join(testdata, n+".pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := pem.Decode(keyPEM)
+		k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certPEM, _ := os.ReadFile(filepath.Join(testdata, n+".cer"))
+		cert, err := securitydomain.ParseCertificate(certPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		custodians = append(custodians, securitydomain.Custodian{Name: n, Cert: cert, Key: securitydomain.SoftwareKey(k.(*rsa.PrivateKey))})
+	}
+	return custodians
+}
+
+// writeRestoreBlob restores the SD in sdFile for the exchange certificate
+// in exFile with two test custodians, into out.
+func writeRestoreBlob(t *testing.T, sdFile, exFile, out string) {
+	t.Helper()
+	data, _ := os.ReadFile(sdFile)
+	sd, err := securitydomain.ParseSD(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exPEM, _ := os.ReadFile(exFile)
+	exCert, err := securitydomain.ParseExchangeKey(exPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := securitydomain.Restore(sd, exCert, testCustodians(t, "wrap_0", "wrap_2"), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, res.Blob.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

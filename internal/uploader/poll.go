@@ -231,7 +231,10 @@ func (c *Client) poll(ctx context.Context, pl runtime.Pipeline, u, op string, al
 		if wait == 0 {
 			wait = c.pollDelay(n)
 		}
-		if elapsed+wait > c.cfg.Timeout {
+		// The last look comes when the budget ends, not before.
+		remaining := c.cfg.Timeout - elapsed
+		wait = min(wait, remaining)
+		if remaining <= 0 {
 			c.progress(p)
 			if lastErr != nil && last.Polls == 0 {
 				return last, fmt.Errorf("%w: %s: no answer in %s: %w", ErrStatusUnknown, op, roundDuration(elapsed), lastErr)
