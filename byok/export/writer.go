@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -133,7 +134,7 @@ func (w *blobWriter) run() {
 			p = filepath.Join(w.tmp, filepath.Base(j.out))
 		}
 		if err := fsx.WriteNew(p, j.blob, 0o644); err != nil {
-			first = hinted(fmt.Errorf("writing %s: %w", j.out, err), "outputs are never overwritten: choose a new name")
+			first = writeErr(fmt.Errorf("writing %s: %w", j.out, fsx.UnwrapPathErr(err)), "outputs are never overwritten: choose a new name")
 		} else {
 			first = readBack(j, w.kek, p)
 		}
@@ -160,7 +161,7 @@ func (w *blobWriter) finish() error {
 	if w.tmp != "" {
 		if err := fsx.CommitDir(w.tmp, w.outDir); err != nil {
 			w.removeTmp()
-			return hinted(fmt.Errorf("--out-dir: %w", err), "outputs are never overwritten: choose a new directory")
+			return writeErr(fmt.Errorf("--out-dir: %w", err), "outputs are never overwritten: choose a new directory")
 		}
 		w.tmp = ""
 	}
@@ -176,6 +177,15 @@ func (w *blobWriter) abort() {
 		<-w.done
 	}
 	w.removeTmp()
+}
+
+// writeErr gives a failed write its hint only when an output was in the
+// way: a full disk or an I/O error is not fixed by choosing a new name.
+func writeErr(err error, existHint string) error {
+	if errors.Is(err, fs.ErrExist) {
+		return hinted(err, existHint)
+	}
+	return hinted(err)
 }
 
 func (w *blobWriter) removeTmp() {

@@ -296,7 +296,7 @@ func custodyReadSecret(path string) ([]byte, error) {
 
 func custodyWriteNew(path string, data []byte, perm os.FileMode) error {
 	if err := fsx.WriteNew(path, data, perm); err != nil {
-		return custodyHint(fmt.Errorf("writing %s: %w", path, err))
+		return custodyHint(fmt.Errorf("writing %s: %w", path, fsx.UnwrapPathErr(err)))
 	}
 	return nil
 }

@@ -189,12 +189,12 @@ func WriteDir(dir string, r *Result) (err error) {
 	}()
 	for _, f := range r.Shares {
 		if err := fsx.WriteNew(filepath.Join(tmp, f.Name), f.Data, 0o600); err != nil {
-			return fmt.Errorf("custody: writing %s: %w", f.Name, err)
+			return fmt.Errorf("custody: writing %s: %w", f.Name, fsx.UnwrapPathErr(err))
 		}
 	}
 	mb := r.Manifest.Marshal()
 	if err := fsx.WriteNew(filepath.Join(tmp, ManifestFile), mb, 0o644); err != nil {
-		return fmt.Errorf("custody: writing %s: %w", ManifestFile, err)
+		return fmt.Errorf("custody: writing %s: %w", ManifestFile, fsx.UnwrapPathErr(err))
 	}
 	// Read back what was written before committing it.
 	if err := checkWritten(tmp, mb); err != nil {
