@@ -90,7 +90,7 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$dir/soft-rsa
 run keyrite byok export --key "$dir/soft-rsa3072.pem" --kek "$dir/kek.pem" --kid "$kid" \
   --out "$dir/soft-rsa3072.byok" --ceremony "$byok_cer"
 rm -f "$dir/soft-rsa3072.pem"
-run keyrite byok inspect "$dir/app-aes256.byok" --kek "$dir/kek.pem"
+run keyrite byok inspect "$dir/app-aes256.byok" --kek "$dir/kek.pem" --ceremony "$byok_cer"
 
 step "sign the transcript: operator (Ed25519 file) and witness (ECDSA P-256 on a card)"
 openssl genpkey -algorithm ed25519 -out "$dir/operator.pem" 2>/dev/null
@@ -135,6 +135,7 @@ run keyrite transcript sign "$sd_cer" --key "$(uri witness witness-sign private)
 
 step "online: upload the restore blob the signed transcript records"
 run keyrite-uploader sd upload --ceremony "$sd_cer" --hsm "$hsm" --trust "$dir/trust.json" "${online[@]}"
+run keyrite-uploader sd status --hsm "$hsm" "${online[@]}"
 
 step "audit: replay both ceremonies offline"
 run keyrite transcript verify "$byok_cer" --trust "$dir/trust.json"
