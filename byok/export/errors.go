@@ -71,6 +71,12 @@ func keyErr(src string, err error) *Error {
 	return e
 }
 
+// Hints for a token's PIN counter.
+const (
+	hintPINLocked   = "the token's security officer must unlock or reset the user PIN with the vendor's tool (e.g. pkcs11-tool --login --login-type so --init-pin); no PIN can be tried until then"
+	hintPINFinalTry = "the next wrong PIN locks the token: make sure of the PIN, then confirm the last try (keyrite: --final-pin-try; the guided ceremony asks), or have the security officer reset the PIN first"
+)
+
 // hsmHint attaches what to do to an HSM or export error.
 func hsmHint(e *Error, u *hsm.URI) error {
 	err := e.Err
@@ -80,10 +86,12 @@ func hsmHint(e *Error, u *hsm.URI) error {
 		hint = "check module-path in the URI: it must be the vendor's PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so"
 	case errors.Is(err, hsm.ErrTokenNotFound):
 		hint = "check token= in the URI against the labels listed (labels are case-sensitive; percent-encode spaces as %20)"
+	case errors.Is(err, hsm.ErrPINLocked):
+		hint = hintPINLocked
+	case errors.Is(err, hsm.ErrPINFinalTry):
+		hint = hintPINFinalTry
 	case errors.Is(err, hsm.ErrPINIncorrect):
 		hint = "check the PIN; every failed login counts towards the token's lockout"
-	case errors.Is(err, hsm.ErrPINLocked):
-		hint = "the security officer must unlock the user PIN with the vendor's tool"
 	case errors.Is(err, hsm.ErrObjectNotFound):
 		hint = fmt.Sprintf("list the token's objects: pkcs11-tool --module %s --token-label %q --login --list-objects", u.ModulePath, u.Token)
 	case errors.Is(err, hsm.ErrAmbiguous):

@@ -95,6 +95,13 @@ type Request struct {
 	// prompt: for a PIN from a file or the environment, so that a missing
 	// one is found before anything touches the HSM.
 	PINEarly bool
+	// Login says how the login treats the token's PIN counter (see
+	// [hsm.LoginOptions]): the token's flags are read before the PIN is
+	// asked for at the terminal (and before any PIN is tried), a locked
+	// PIN is refused, the final try needs Login.FinalTry (`--final-pin-try`)
+	// or a yes from Login.ConfirmFinalTry, and warnings (a wrong PIN
+	// entered earlier) go to Login.Warn.
+	Login hsm.LoginOptions
 	// CeremonyDir, when set, is the ceremony directory the step is recorded
 	// in (created on first use).
 	CeremonyDir string

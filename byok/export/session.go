@@ -54,12 +54,17 @@ func (r *run) exportFromHSM(hjobs []*job, w *blobWriter) error {
 		return hsmHint(libErr(err), u)
 	}
 	defer s.Close()
+	// The token's PIN flags, before anyone types a PIN: a locked PIN or an
+	// unconfirmed final try is refused here, a low count is warned of.
+	if _, err := s.CheckPIN(r.req.Login); err != nil {
+		return hsmHint(libErr(err), u)
+	}
 	if !early {
 		if err := readPIN(fmt.Sprintf("PIN for token %q: ", slot.Token.Label)); err != nil {
 			return err
 		}
 	}
-	if err := s.Login(pin); err != nil { // wipes pin
+	if err := s.LoginWith(pin, r.req.Login); err != nil { // wipes pin
 		return hsmHint(libErr(err), u)
 	}
 	defer s.Logout()

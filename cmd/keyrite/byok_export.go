@@ -34,6 +34,7 @@ type exportOpts struct {
 	twoStep   bool
 	kwp       string
 	pin       *secret.Source
+	finalTry  *bool
 }
 
 func runBYOKExport(e *env, args []string) error {
@@ -53,6 +54,7 @@ func runBYOKExport(e *env, args []string) error {
 	fset.BoolVar(&o.twoStep, "two-step", false, "use the two-step wrap even if the HSM offers CKM_RSA_AES_KEY_WRAP")
 	fset.StringVar(&o.kwp, "kwp-mechanism", "0x210A", "the padded AES key wrap mechanism `ID` of the two-step path (0x210A CKM_AES_KEY_WRAP_PAD; 0x210B CKM_AES_KEY_WRAP_KWP)")
 	o.pin = secret.Register(fset, "pin", "PIN")
+	o.finalTry = registerFinalPINTry(fset)
 	pos, err := cli.Parse(fset, args)
 	if err != nil {
 		return err
@@ -64,6 +66,7 @@ func runBYOKExport(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	req.Login = loginOptions(e, *o.finalTry)
 	res, err := export.Run(req)
 	if err != nil {
 		return exportErr(err)

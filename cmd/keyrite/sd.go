@@ -24,7 +24,7 @@ import (
 
 const sdRestoreHelp = `usage: keyrite sd restore --sd SD.json --exchange-key FILE --wrapping-key SRC [--wrapping-key SRC]... --out BLOB.json
                          [--password-env NAME | --password-file PATH] [--pin-env NAME | --pin-file PATH]
-                         [--ceremony DIR] [--json]
+                         [--final-pin-try] [--ceremony DIR] [--json]
 
 Builds the restore blob for a Managed HSM security domain from a quorum of
 custodian keys, offline. The blob is what
@@ -49,12 +49,15 @@ upload --blob') sends to the HSM being recovered.
   --out BLOB.json       the restore blob to write; must not exist
   --password-env/-file  password for encrypted PEM keys (else asked on the terminal per key)
   --pin-env/-file       PIN for every token (else asked on the terminal once per token)
+  --final-pin-try       try the PIN even on a token that reports that the next wrong
+                        PIN locks it (else refused before any PIN is tried)
   --ceremony DIR        record the step and its public inputs/outputs in DIR's transcript
   --json                print one JSON object describing the result
 `
 
 const sdVerifyHelp = `usage: keyrite sd verify --sd SD.json --wrapping-key SRC [--wrapping-key SRC]...
-                        [--password-env NAME | --password-file PATH] [--pin-env NAME | --pin-file PATH] [--json]
+                        [--password-env NAME | --password-file PATH] [--pin-env NAME | --pin-file PATH]
+                        [--final-pin-try] [--json]
 
 Quorum drill: proves, before a disaster, that a security domain can be restored
 with the custodian keys at hand. Every key given is tried; the report says
@@ -106,6 +109,7 @@ func runSDRestore(e *env, args []string) error {
 	asJSON := fset.Bool("json", false, "print one JSON object")
 	pw := secret.Register(fset, "password", "password")
 	pin := secret.Register(fset, "pin", "PIN")
+	finalTry := registerFinalPINTry(fset)
 	if err := parseSDFlags(e, fset, args, sdRestoreHelp); err != nil {
 		return err
 	}
@@ -142,7 +146,7 @@ func runSDRestore(e *env, args []string) error {
 			fmt.Sprintf("bring at least %d custodians' keys, each with --wrapping-key", sd.Required))
 	}
 
-	loader := newCustodianLoader(pw, pin)
+	loader := newCustodianLoader(pw, pin, loginOptions(e, *finalTry))
 	defer loader.Close()
 	custodians, err := loadCustodians(loader, keys)
 	if err != nil {
@@ -262,6 +266,7 @@ func runSDVerify(e *env, args []string) error {
 	asJSON := fset.Bool("json", false, "print one JSON object")
 	pw := secret.Register(fset, "password", "password")
 	pin := secret.Register(fset, "pin", "PIN")
+	finalTry := registerFinalPINTry(fset)
 	if err := parseSDFlags(e, fset, args, sdVerifyHelp); err != nil {
 		return err
 	}
@@ -275,7 +280,7 @@ func runSDVerify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	loader := newCustodianLoader(pw, pin)
+	loader := newCustodianLoader(pw, pin, loginOptions(e, *finalTry))
 	defer loader.Close()
 	custodians, err := loadCustodians(loader, keys)
 	if err != nil {

@@ -26,7 +26,7 @@ import (
 
 const sdKeygenHelp = `usage: keyrite sd keygen --quorum M --out-dir DIR (--token URI [--token URI]... | --custodians N)
                         [--size 2048|3072|4096] [--label PREFIX] [--pin-env NAME | --pin-file PATH]
-                        [--ceremony DIR] [--json]
+                        [--final-pin-try] [--ceremony DIR] [--json]
 
 Activation: makes the custodians' RSA wrapping keys and self-signed
 certificates, and the body of the security-domain download request, exactly as
@@ -40,6 +40,8 @@ builds it.
                      token and stored there with the key's CKA_ID. object=LABEL in the
                      URI sets the key's label (default PREFIX-<n>). Each token's PIN is
                      asked on the terminal in turn (or --pin-env/--pin-file for all).
+  --final-pin-try    try the PIN even on a token that reports that the next wrong PIN
+                     locks it (else refused before any PIN is tried)
   --custodians N     without --token: a rehearsal with N (3..10) software keys,
                      written as PEM files (PKCS#8, mode 0600). Not for production.
   --quorum M         shares needed to restore: 2..10, at most the number of custodians
@@ -82,6 +84,7 @@ func runSDKeygen(e *env, args []string) error {
 	ceremony := fset.String("ceremony", "", "ceremony `DIR` to record the step in")
 	asJSON := fset.Bool("json", false, "print one JSON object")
 	pin := secret.Register(fset, "pin", "PIN")
+	finalTry := registerFinalPINTry(fset)
 	if err := parseSDFlags(e, fset, args, sdKeygenHelp); err != nil {
 		return err
 	}
@@ -113,7 +116,7 @@ func runSDKeygen(e *env, args []string) error {
 	}
 
 	var cs []*keygenCustodian
-	loader := newCustodianLoader(nil, pin)
+	loader := newCustodianLoader(nil, pin, loginOptions(e, *finalTry))
 	defer loader.Close()
 	var err error
 	if len(tokens) > 0 {

@@ -60,11 +60,13 @@ func sdErrorf(err error, format string, args ...any) error {
 // newCustodianLoader returns the loader for --wrapping-key and --token:
 // passwords from --password-env/--password-file and PINs from
 // --pin-env/--pin-file, else asked on the terminal (a nil source asks the
-// terminal).
-func newCustodianLoader(password, pin *secret.Source) *custodian.Loader {
+// terminal); login says how the token's PIN counter is treated
+// (loginOptions).
+func newCustodianLoader(password, pin *secret.Source, login hsm.LoginOptions) *custodian.Loader {
 	return custodian.NewLoader(custodian.Options{
 		Password: func(prompt string) ([]byte, error) { return password.Read(prompt + ": ") },
 		PIN:      func(prompt string) ([]byte, error) { return pin.Read(prompt + ": ") },
+		Login:    login,
 	})
 }
 
@@ -123,6 +125,10 @@ func custodianError(err error, onToken bool) error {
 		hint = pick(hintCertBeside, hintTokenCert)
 	case errors.Is(err, custodian.ErrNoSecret):
 		hint = pick(hintPasswordSrc, hintPINSrc)
+		var fe *secret.FormError
+		if errors.As(err, &fe) {
+			hint = fe.Hints()[0]
+		}
 	case errors.Is(err, custodian.ErrKey):
 		if !onToken {
 			hint = "give the custodian's RSA private key in PEM (PKCS#1 or PKCS#8), as the az CLI uses it"
@@ -143,9 +149,13 @@ func custodianError(err error, onToken bool) error {
 		hint = "insert the custodian's card or token, and check token= in the URI"
 	case errors.Is(err, custodian.ErrSession):
 	case errors.Is(err, custodian.ErrLogin):
-		hint = "check the PIN of this custodian's token"
-		if errors.Is(err, hsm.ErrPINLocked) {
-			hint = "the token's PIN is locked: its security officer must unblock it"
+		switch {
+		case errors.Is(err, hsm.ErrPINLocked):
+			hint = hintPINLocked
+		case errors.Is(err, hsm.ErrPINFinalTry):
+			hint = hintPINFinalTry
+		default:
+			hint = "check the PIN of this custodian's token; every failed login counts towards the token's lockout"
 		}
 	default:
 		return err

@@ -17,8 +17,9 @@ var (
 	// (a file), or found or read on the token.
 	ErrCertificate = errors.New("custodian: certificate not usable")
 	// ErrNoSecret: a password or PIN could not be obtained (the callback
-	// failed or is nil, or a URI's pin-source file cannot be read). The
-	// callback's own error is wrapped.
+	// failed or is nil, or a URI's pin-source file cannot be read or is
+	// refused for its form: a *secret.FormError). The callback's own error
+	// is wrapped.
 	ErrNoSecret = errors.New("custodian: no password or PIN")
 	// ErrKey: the private key is not a usable RSA key: a PEM file that does
 	// not parse (a wrong password also matches
@@ -37,8 +38,11 @@ var (
 	ErrToken = errors.New("custodian: token not found")
 	// ErrSession: a session on the token could not be opened.
 	ErrSession = errors.New("custodian: cannot open a session on the token")
-	// ErrLogin: the token refused the PIN (hsm.ErrPINIncorrect or
-	// hsm.ErrPINLocked is wrapped when the token says which).
+	// ErrLogin: the token refused the PIN, or the login was refused before
+	// any PIN was tried because the token's PIN is locked or at its final
+	// try without a confirmation (an *hsm.PINError is wrapped, matching
+	// hsm.ErrPINIncorrect, hsm.ErrPINFinalTry or hsm.ErrPINLocked as the
+	// token says).
 	ErrLogin = errors.New("custodian: login refused")
 )
 

@@ -23,6 +23,13 @@ type Options struct {
 	// URI's pin-source=file:PATH is read instead. When nil, a token without
 	// pin-source fails with ErrNoSecret when it needs a login.
 	PIN func(prompt string) ([]byte, error)
+	// Login says how a login treats the token's PIN counter (see
+	// [hsm.LoginOptions]): the token's flags are read before the PIN is
+	// asked for, a locked PIN is refused, and the final try needs a
+	// confirmation (Login.FinalTry or Login.ConfirmFinalTry); warnings go
+	// to Login.Warn. A refusal or a failed login is an ErrLogin wrapping
+	// the *hsm.PINError.
+	Login hsm.LoginOptions
 }
 
 // A Loader turns key sources into custodians (see the package
@@ -122,6 +129,7 @@ type Token struct {
 	closed   bool   // by Loader.Close: the module may be unloaded
 	pinFile  string // from the URI's pin-source
 	pin      func(prompt string) ([]byte, error)
+	login    hsm.LoginOptions
 }
 
 // Token returns the (shared) session on the token u names, opening it
@@ -151,7 +159,7 @@ func (l *Loader) Token(u *hsm.URI) (*Token, error) {
 		m.Close()
 		return nil, wrap(ErrSession, err)
 	}
-	t := &Token{mod: m, sess: s, pinFile: u.PINFile(), pin: l.opts.PIN}
+	t := &Token{mod: m, sess: s, pinFile: u.PINFile(), pin: l.opts.PIN, login: l.opts.Login}
 	l.tokens[key] = t
 	l.order = append(l.order, t)
 	return t, nil
@@ -174,14 +182,19 @@ func (t *Token) usable() error {
 	return nil
 }
 
-// Login logs the token's user in, once: it reads the PIN from the URI's
-// pin-source file or asks Options.PIN, and clears it after the login.
+// Login logs the token's user in, once: it reads the token's PIN flags
+// (refusing a locked PIN, and the final try without a confirmation, before
+// anyone is asked), reads the PIN from the URI's pin-source file or asks
+// Options.PIN, and clears it after the login.
 func (t *Token) Login() error {
 	if err := t.usable(); err != nil {
 		return err
 	}
 	if t.loggedIn {
 		return nil
+	}
+	if _, err := t.sess.CheckPIN(t.login); err != nil {
+		return wrap(ErrLogin, err)
 	}
 	label := t.Label()
 	prompt := fmt.Sprintf("PIN for token %q", label)
@@ -199,7 +212,7 @@ func (t *Token) Login() error {
 		clear(pin)
 		return errorf(ErrNoSecret, err, "token %q: %v", label, err)
 	}
-	if err := t.sess.Login(pin); err != nil { // Login clears pin
+	if err := t.sess.LoginWith(pin, t.login); err != nil { // clears pin
 		return wrap(ErrLogin, err)
 	}
 	t.loggedIn = true
