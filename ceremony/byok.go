@@ -30,10 +30,12 @@ type Backends struct {
 	// (package securitydomain/custodian); pin is called once, before the
 	// login (after the certificate is read, unless the certificate can only
 	// be found through the private key's CKA_ID), unless the URI has a
-	// pin-source. An error of pin itself (ErrCancelled) is returned as it
-	// is. The returned close function ends the session (the card may then
-	// be removed).
-	OpenCustodian func(uri string, pin func(prompt string) ([]byte, error)) (securitydomain.Custodian, func() error, error)
+	// pin-source; login says how the token's PIN counter is treated (the
+	// engine's: warnings shown, the final try asked as a second question).
+	// An error of pin or of login's question itself (ErrCancelled) is
+	// returned as it is. The returned close function ends the session (the
+	// card may then be removed).
+	OpenCustodian func(uri string, pin func(prompt string) ([]byte, error), login hsm.LoginOptions) (securitydomain.Custodian, func() error, error)
 }
 
 // ExportRequest is a validated BYOK export, ready to run.
@@ -47,6 +49,9 @@ type ExportRequest struct {
 	CeremonyDir string
 	// Actor is recorded with the step (zero: the transcript's default).
 	Actor transcripts.Actor
+	// Login says how the token's PIN counter is treated (the engine's:
+	// warnings shown, the final try asked as a second question).
+	Login hsm.LoginOptions
 }
 
 // ExportResult is what an export produced.
@@ -164,7 +169,7 @@ func (e *Engine) BYOKExport() error {
 	if run == nil {
 		run = RunExport
 	}
-	req := ExportRequest{KEK: kek, Source: source, Out: out, Name: name, CeremonyDir: e.CeremonyDir, Actor: e.Actor}
+	req := ExportRequest{KEK: kek, Source: source, Out: out, Name: name, CeremonyDir: e.CeremonyDir, Actor: e.Actor, Login: e.tokenLogin()}
 	if uri != nil {
 		pin, err := e.askSecret(fmt.Sprintf("PIN for token %q (not shown)", uri.Token))
 		if err != nil {
@@ -223,7 +228,7 @@ func RunExport(req ExportRequest) (*ExportResult, error) {
 	pin := req.PIN
 	defer secret.Wipe(pin)
 	xr := export.Request{KEK: req.KEK, Keys: []string{req.Source}, Out: req.Out, Name: req.Name,
-		CeremonyDir: req.CeremonyDir, Actor: req.Actor}
+		CeremonyDir: req.CeremonyDir, Actor: req.Actor, Login: req.Login}
 	if pin != nil {
 		xr.PINEarly = true
 		xr.PIN = func(string) ([]byte, error) { return bytes.Clone(pin), nil }

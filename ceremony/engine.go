@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/secret"
 	"github.com/keyrite/keyrite/transcripts"
 )
 
@@ -148,12 +150,35 @@ func (e *Engine) askSecret(prompt string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(b) > 0 {
-			return b, nil
+		if len(b) == 0 {
+			e.UI.Show(Message{Kind: Error, Text: "nothing was entered"})
+			continue
 		}
-		e.UI.Show(Message{Kind: Error, Text: "nothing was entered"})
+		// A control character (an arrow key, a stray Ctrl combination)
+		// is no part of a PIN: refused here, it costs no try.
+		if err := secret.CheckTyped("PIN", b); err != nil {
+			secret.Wipe(b)
+			e.UI.Show(Message{Kind: Error, Text: err.Error()})
+			continue
+		}
+		return b, nil
 	}
 	return nil, fmt.Errorf("%w: %s", ErrTooManyAttempts, prompt)
+}
+
+// tokenLogin is how the guided flows treat a token's PIN counter: a
+// warning (a wrong PIN entered earlier) is shown before the PIN is tried,
+// and the final try before the PIN locks is a second question, answered no
+// unless the person says yes.
+func (e *Engine) tokenLogin() hsm.LoginOptions {
+	return hsm.LoginOptions{
+		Warn: func(msg string) { e.UI.Show(Message{Kind: Warning, Title: "PIN tries", Text: msg}) },
+		ConfirmFinalTry: func(question string) (bool, error) {
+			e.UI.Show(Message{Kind: Warning, Title: "Last PIN try",
+				Text: "If this PIN is wrong, the token locks it, and only its security officer can unlock it."})
+			return e.UI.Confirm(question)
+		},
+	}
 }
 
 // confirm asks a yes/no question; no gives ErrNotConfirmed with what.

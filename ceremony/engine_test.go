@@ -22,6 +22,7 @@ import (
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/ceremonytest"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 
@@ -342,7 +343,7 @@ func TestSDRestoreTokenBackend(t *testing.T) {
 	open := 0
 	var pins []string
 	e := engine(nil)
-	e.Backends.OpenCustodian = func(uri string, pin func(string) ([]byte, error)) (securitydomain.Custodian, func() error, error) {
+	e.Backends.OpenCustodian = func(uri string, pin func(string) ([]byte, error), _ hsm.LoginOptions) (securitydomain.Custodian, func() error, error) {
 		if open != 0 {
 			t.Error("a card is still open")
 		}

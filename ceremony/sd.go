@@ -310,7 +310,7 @@ func (e *Engine) openOne(sd *securitydomain.SecurityDomain, seen map[string]bool
 		if err != nil {
 			return nil, err
 		}
-		c, closeKey, err = e.Backends.OpenCustodian(uri, e.askSecret)
+		c, closeKey, err = e.Backends.OpenCustodian(uri, e.askSecret, e.tokenLogin())
 		if err != nil {
 			return nil, err
 		}

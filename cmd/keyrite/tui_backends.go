@@ -2,9 +2,9 @@ package main
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
 )
@@ -22,24 +22,33 @@ func guidedBackends() ceremony.Backends {
 // the PIN comes from the ceremony UI instead of --pin-env/--pin-file or the
 // terminal, and that it is asked at once (custodian.Loader.Open): the guided
 // restore opens each share while the card is present, then closes the
-// session so the card can be removed. Errors read as the subcommand's; an
-// error of the UI itself (cancelled) comes back as it is.
-func guidedOpenCustodian(uri string, pin func(string) ([]byte, error)) (securitydomain.Custodian, func() error, error) {
+// session so the card can be removed; login is the ceremony's treatment of
+// the token's PIN counter (warnings shown, the final try a second
+// question). Errors read as the subcommand's; an error of the UI itself
+// (cancelled, at the PIN or at the final-try question) comes back as it is.
+func guidedOpenCustodian(uri string, pin func(string) ([]byte, error), login hsm.LoginOptions) (securitydomain.Custodian, func() error, error) {
 	var uiErr error
+	if confirm := login.ConfirmFinalTry; confirm != nil {
+		login.ConfirmFinalTry = func(q string) (bool, error) {
+			ok, err := confirm(q)
+			uiErr = err
+			return ok, err
+		}
+	}
 	l := custodian.NewLoader(custodian.Options{PIN: func(prompt string) ([]byte, error) {
 		p, err := pin(prompt + " (not shown)")
 		uiErr = err
 		return p, err
-	}})
+	}, Login: login})
 	c, err := l.Open(uri)
 	if err != nil {
 		info, _ := l.HSMInfo()
 		l.Close()
 		switch {
-		case uiErr != nil && errors.Is(err, custodian.ErrNoSecret):
+		case uiErr != nil && errors.Is(err, uiErr):
 			err = uiErr
 		case errors.Is(err, custodian.ErrLogin) && info != nil:
-			err = fmt.Errorf("token %q: %s", info.TokenLabel, sdMsg(err))
+			err = sdErrorf(err, "token %q: %s", info.TokenLabel, sdMsg(err))
 		default:
 			err = custodianError(err, true)
 		}

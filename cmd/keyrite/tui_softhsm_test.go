@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/ceremonytest"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/softhsmtest"
 	"github.com/keyrite/keyrite/securitydomain"
 )
@@ -186,26 +187,29 @@ func TestGuidedOpenCustodian(t *testing.T) {
 	tok.WritePrivateKey(t, key, softhsmtest.Options{Label: "wrap", ID: "07", Sensitive: true})
 	tok.WriteCertificate(t, cert.Raw, softhsmtest.Options{Label: "cert-of-wrap", ID: "07"})
 
+	// A wrong PIN entered earlier: the warning comes before the prompt.
+	tok.WrongPIN(t)
 	var prompts []string
 	c, closeKey, err := guidedOpenCustodian(tok.URI("wrap"), func(p string) ([]byte, error) {
 		prompts = append(prompts, p)
 		return []byte(tok.PIN), nil
-	})
+	}, hsm.LoginOptions{Warn: func(m string) { prompts = append(prompts, "warning: "+m) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Cert.Equal(cert) || len(prompts) != 1 || prompts[0] != `PIN for token "custodian-9" (not shown)` {
+	if !c.Cert.Equal(cert) || len(prompts) != 2 || !strings.HasPrefix(prompts[0], `warning: token "custodian-9": a wrong PIN was entered since the last successful login`) ||
+		prompts[1] != `PIN for token "custodian-9" (not shown)` {
 		t.Fatalf("certificate %v, prompts %q", c.Cert.Subject, prompts)
 	}
 	if err := closeKey(); err != nil {
 		t.Fatal(err)
 	}
 
-	_, _, err = guidedOpenCustodian(tok.URI("wrap"), func(string) ([]byte, error) { return nil, ceremony.ErrCancelled })
+	_, _, err = guidedOpenCustodian(tok.URI("wrap"), func(string) ([]byte, error) { return nil, ceremony.ErrCancelled }, hsm.LoginOptions{})
 	if err != ceremony.ErrCancelled {
 		t.Fatalf("cancelled PIN prompt: %v", err)
 	}
-	_, _, err = guidedOpenCustodian("pkcs11:token=custodian-9?module-path="+tok.Module, nil)
+	_, _, err = guidedOpenCustodian("pkcs11:token=custodian-9?module-path="+tok.Module, nil, hsm.LoginOptions{})
 	if err == nil || err.Error() != "--wrapping-key pkcs11:token=custodian-9?module-path="+tok.Module+" names no key: add object=LABEL or id=ID" {
 		t.Fatalf("URI naming no key: %v", err)
 	}
