@@ -461,22 +461,34 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 		return nil, err
 	}
 	defer cer.Close()
+	kc, err := c.keysClient(vault)
+	if err != nil {
+		return nil, err
+	}
 	var out []ImportOutcome
 	for _, p := range plans {
-		if p.Done != "" {
-			o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: p.Done, Skipped: true,
-				PublicKeyCheck: p.DoneCheck, MatchReason: "imported by an earlier run: " + p.DoneReason}
-			if p.Spec.Kty == "oct-HSM" {
+		// The vault, not the transcript's unsigned notes, says whether
+		// this key is already there.
+		held, herr := c.inVault(ctx, kc, vault, p)
+		if herr != nil {
+			return out, herr
+		}
+		if held != nil {
+			o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: held.Kid, Skipped: true, MatchReason: held.Reason,
+				PublicKeyCheck: CheckNotCompared}
+			match := false
+			switch {
+			case p.Spec.Kty == "oct-HSM":
 				o.PublicKeyCheck = CheckNotApplicable
+				o.KCVMatch, o.KCVReason = new(held.KCV != nil && *held.KCV), held.KCVNote
+			case held.Verified:
+				o.PublicKeyCheck, match = CheckMatch, true
 			}
-			if p.DoneKCV != nil {
-				o.KCVMatch, o.KCVReason = p.DoneKCV, "imported by an earlier run: "+p.DoneKCVReason
-			}
-			kcvCheck := CheckNotCompared // an earlier "ok" import never recorded a mismatch
-			if p.DoneKCV != nil && *p.DoneKCV {
+			kcvCheck := CheckNotCompared
+			if held.KCV != nil && *held.KCV {
 				kcvCheck = CheckMatch
 			}
-			out = append(out, o.settle(p.DoneMatch, kcvCheck))
+			out = append(out, o.settle(match, kcvCheck))
 			continue
 		}
 		res, ierr := c.ImportBYOK(ctx, vault, p.Spec)

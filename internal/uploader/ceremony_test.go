@@ -135,17 +135,90 @@ func TestImportCeremony(t *testing.T) {
 		t.Errorf("recorded public_key_match %q", p)
 	}
 
-	// A second run imports nothing again.
+	// A second run imports nothing again: it asks the vault, which holds
+	// the RSA key with the recorded public key (verified) and the EC key
+	// the first run's note names (which nothing recorded lets it check).
 	n := len(env.emu.Requests())
 	out2, err := env.client.ImportCeremony(ctx(t), dir, vault, trust)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out2) != 2 || !out2[0].Skipped || !out2[1].Skipped || out2[0].Kid != out[0].Kid || !isTrue(out2[0].PublicKeyMatch) || isTrue(out2[1].PublicKeyMatch) || out2[1].PublicKeyMatch == nil {
+	if len(out2) != 2 || !out2[0].Skipped || !out2[1].Skipped || out2[0].Kid != out[0].Kid || !isTrue(out2[0].PublicKeyMatch) || !out2[0].Verified ||
+		isTrue(out2[1].PublicKeyMatch) || out2[1].PublicKeyMatch == nil || out2[1].Verified || out2[1].Kid != out[1].Kid {
 		t.Errorf("second run %+v", out2)
 	}
-	if len(env.emu.Requests()) != n {
-		t.Error("second run talked to the service")
+	if puts(env, n) != 0 {
+		t.Error("second run imported again")
+	}
+}
+
+// puts counts the imports (PUT /keys/...) answered after the first n
+// requests.
+func puts(env *testEnv, n int) int {
+	c := 0
+	for _, r := range env.emu.Requests()[n:] {
+		if r.Method == "PUT" && r.Authenticated {
+			c++
+		}
+	}
+	return c
+}
+
+// TestImportCeremonyNotesAreNotProof: the uploader's records after the
+// signed state are notes nobody signed. A forged "already imported" note
+// (correctly chained, naming the signed checkpoint, a made-up kid) does not
+// stop the import of a key the vault does not hold; deleting the notes
+// does not make a re-run import again what the vault holds.
+func TestImportCeremonyNotesAreNotProof(t *testing.T) {
+	env := newEnv(t, emulator.Config{})
+	vault := env.url + "/kv/demo"
+	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ceremony")
+	offlineExport(t, dir, kek, "app-rsa", "RSA-2048", readKey(t, "target_rsa2048.pem").(*rsa.PrivateKey), true)
+	trust := sign(t, dir)
+	rep, err := transcripts.Verify(dir, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := transcripts.Event{
+		Step: StepImport, Actor: transcripts.Actor{Role: "uploader"}, ActedOn: rep.Policy.Checkpoint,
+		Action: "imported app-rsa", Result: "ok",
+		Params: []transcripts.Param{{Name: "export_seq", Value: "1"}, {Name: "kid", Value: "https://demo.vault.azure.net/keys/app-rsa/0123456789abcdef0123456789abcdef"},
+			{Name: "public_key_match", Value: "true"}, {Name: "match_reason", Value: "forged"}},
+	}
+	cer, err := transcripts.OpenWith(dir, transcripts.Options{Role: "uploader"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cer.Record(forged); err != nil {
+		t.Fatal(err)
+	}
+	cer.Close()
+
+	n := len(env.emu.Requests())
+	out, err := env.client.ImportCeremony(ctx(t), dir, vault, trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || out[0].Skipped || !out[0].Verified || puts(env, n) != 1 || strings.Contains(out[0].Kid, "0123456789abcdef") {
+		t.Fatalf("with a forged note: %+v, %d imports", out, puts(env, n))
+	}
+
+	// Without any note (the uploader's records deleted): the vault holds
+	// the key, so nothing is imported again.
+	fresh := filepath.Join(t.TempDir(), "again")
+	offlineExport(t, fresh, kek, "app-rsa", "RSA-2048", readKey(t, "target_rsa2048.pem").(*rsa.PrivateKey), true)
+	trust2 := sign(t, fresh)
+	n = len(env.emu.Requests())
+	out2, err := env.client.ImportCeremony(ctx(t), fresh, vault, trust2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out2) != 1 || !out2[0].Skipped || !out2[0].Verified || out2[0].Kid != out[0].Kid || puts(env, n) != 0 {
+		t.Fatalf("without notes: %+v, %d imports", out2, puts(env, n))
 	}
 }
 
