@@ -95,6 +95,10 @@ const (
 const (
 	StepOpen    = "transcript.open"
 	StepAborted = "transcript.aborted"
+	// RoleUploader is the online side's role; it records the
+	// UploaderStepPrefix steps, after the signed state, and nothing else.
+	RoleUploader       = "uploader"
+	UploaderStepPrefix = "uploader."
 )
 
 // ErrFormat is wrapped by every error about a malformed line.
@@ -392,6 +396,12 @@ func checkEventFields(ev *Event, internal bool) error {
 	}
 	if !matchCached(roleRE, ev.Actor.Role) {
 		return fmt.Errorf("transcripts: step %s: actor role %q: want a lowercase word like \"operator\" or \"witness\"", ev.Step, ev.Actor.Role)
+	}
+	// The online side records only its own steps, and only it records
+	// them: a ceremony step recorded as the uploader (which signs nothing)
+	// would pass for part of the ceremony.
+	if !internal && (ev.Actor.Role == RoleUploader) != strings.HasPrefix(ev.Step, UploaderStepPrefix) {
+		return fmt.Errorf("transcripts: step %s by role %s: the %s role records exactly the %s* steps", ev.Step, ev.Actor.Role, RoleUploader, UploaderStepPrefix)
 	}
 	if ev.Result == "" {
 		return fmt.Errorf("transcripts: step %s: result is empty", ev.Step)

@@ -78,7 +78,7 @@ func TestSignVerify(t *testing.T) {
 	}
 	// The uploader's own record naming the checkpoint is fine.
 	cp := rep.Policy.Checkpoint
-	if err := c.Record(Event{Step: "upload.import", Action: "imported app-key", Actor: Actor{Name: "up", Role: "uploader"}, ActedOn: cp}); err != nil {
+	if err := c.Record(Event{Step: "uploader.import", Action: "imported app-key", Actor: Actor{Name: "up", Role: "uploader"}, ActedOn: cp}); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()

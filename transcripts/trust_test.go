@@ -65,6 +65,15 @@ func TestActedOnChecked(t *testing.T) {
 	if err := c.Record(Event{Step: "uploader.import", Action: "x", Actor: Actor{Role: "uploader"}, ActedOn: &good}); err != nil {
 		t.Fatal(err)
 	}
+	// The uploader records only uploader.* steps, and only it does: a
+	// ceremony step planted as the uploader (who signs nothing) would pass
+	// for part of the ceremony.
+	if err := c.Record(Event{Step: "byok.export", Action: "x", Actor: Actor{Role: "uploader"}, ActedOn: &good}); err == nil {
+		t.Error("a byok.export recorded by the uploader role was accepted")
+	}
+	if err := c.Record(Event{Step: "uploader.import", Action: "x", Actor: Actor{Role: "operator"}, ActedOn: &good}); err == nil {
+		t.Error("an uploader.* step recorded by the operator role was accepted")
+	}
 }
 
 // A trusted key that signs under another name is a valid signature that does

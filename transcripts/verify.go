@@ -177,9 +177,17 @@ type Report struct {
 	// Signed is the number of lines covered by the latest checkpoint that
 	// meets the trust policy (with a trust file), or by the latest validly
 	// signed checkpoint (without one); 0 if none.
-	Signed   int64     `json:"signed"`
-	Problems []Problem `json:"problems"`
-	OK       bool      `json:"ok"`
+	Signed int64 `json:"signed"`
+	// Unsigned is the number of events after the signed state: the
+	// uploader's records, which nobody signed. They are notes: they carry
+	// no authority and change nothing the uploader acts on.
+	Unsigned int `json:"unsigned_events"`
+	// SignersChecked is false when no trust file was given: the signatures
+	// verify, but say nothing about who made them (anyone can make a key
+	// named "operator").
+	SignersChecked bool      `json:"signers_checked"`
+	Problems       []Problem `json:"problems"`
+	OK             bool      `json:"ok"`
 
 	artifacts map[string]ArtifactRef
 }
@@ -231,7 +239,7 @@ var sigFileRE = regexp.MustCompile(`^([1-9][0-9]{0,17})-([0-9a-f]{8})\.(note|dss
 // found; the error is a *VerifyError (wrapping ErrVerify) then. Verify does
 // not lock the directory and writes nothing.
 func Verify(dir string, trust *Trust) (*Report, error) {
-	r := &Report{Dir: dir, artifacts: map[string]ArtifactRef{}}
+	r := &Report{Dir: dir, artifacts: map[string]ArtifactRef{}, SignersChecked: trust != nil}
 	add := func(p Problem) { r.Problems = append(r.Problems, p) }
 
 	data, err := readFile(filepath.Join(dir, TranscriptFile), MaxTranscriptSize)
@@ -371,6 +379,12 @@ func unexpected(n string) string {
 }
 
 func (r *Report) finish() error {
+	r.Unsigned = 0
+	for _, e := range r.Events {
+		if e.Line > r.Signed {
+			r.Unsigned++
+		}
+	}
 	// Empty lists, not null, in JSON.
 	if r.Events == nil {
 		r.Events = []Entry{}

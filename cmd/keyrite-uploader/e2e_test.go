@@ -54,7 +54,7 @@ func TestEndToEnd(t *testing.T) {
 	os.WriteFile(in("signer.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 	offline("transcript", "sign", in("cer"), "--key", in("signer.pem"))
 
-	r = runCLI(t, append([]string{"import", "--ceremony", in("cer"), "--vault", vault, "--json"}, common...)...)
+	r = runCLI(t, append([]string{"import", "--ceremony", in("cer"), "--vault", vault, "--json", "--trust-on-first-use"}, common...)...)
 	r.want(t, 0)
 	var imp struct {
 		Kid            string
@@ -84,7 +84,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("export --json kcv %q (%v); crypto/aes gives %s", exp.KCV, err, kcvOf(t, aesKey))
 	}
 	offline("transcript", "sign", in("aescer"), "--key", in("signer.pem"))
-	r = runCLI(t, append([]string{"import", "--ceremony", in("aescer"), "--vault", mhsm, "--json"}, common...)...)
+	r = runCLI(t, append([]string{"import", "--ceremony", in("aescer"), "--vault", mhsm, "--json", "--trust-on-first-use"}, common...)...)
 	r.want(t, 0)
 	var aesImp struct {
 		KCVMatch *bool `json:"kcv_match"`
@@ -115,8 +115,15 @@ func TestEndToEnd(t *testing.T) {
 	offline("sd", "restore", "--sd", in("sd.json"), "--exchange-key", in("exchange.pem"),
 		"--wrapping-key", in("wrap_2.pem"), "--wrapping-key", in("wrap_0.pem"), "--out", in("blob.json"), "--ceremony", in("sdcer"))
 	offline("transcript", "sign", in("sdcer"), "--key", in("signer.pem"))
-	r = runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--ceremony", in("sdcer")}, common...)...)
+	// Without a trust file the signers' identities cannot be checked:
+	// refused, unless trust on first use is asked for (and recorded).
+	runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--ceremony", in("sdcer")}, common...)...).
+		want(t, 1, "no trust file: the ceremony's signer identities cannot be checked", "--trust-on-first-use")
+	r = runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--ceremony", in("sdcer"), "--trust-on-first-use"}, common...)...)
 	r.want(t, 0)
+	if out := offline("transcript", "verify", in("sdcer"), "--json"); !strings.Contains(out, "uploader.trust-on-first-use") {
+		t.Errorf("the trust-on-first-use decision is not recorded: %s", out)
+	}
 	if !strings.Contains(r.stdout, "Success") {
 		t.Errorf("upload: %q", r.stdout)
 	}

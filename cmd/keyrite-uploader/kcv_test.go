@@ -61,7 +61,7 @@ func TestImportKCVMismatch(t *testing.T) {
 		t.Fatalf("export KCV %q; crypto/aes gives %s", res.Keys[0].KCV, want)
 	}
 	signCeremony(t, in("good"))
-	r = runCLI(t, append([]string{"import", "--ceremony", in("good"), "--vault", hsm}, common...)...)
+	r = runCLI(t, append([]string{"import", "--ceremony", in("good"), "--vault", hsm, "--trust-on-first-use"}, common...)...)
 	r.want(t, 0)
 	if !strings.Contains(r.stdout, "kcv_match=true: the service's key check value "+want+" equals the one recorded offline") {
 		t.Errorf("stdout %q", r.stdout)
@@ -81,7 +81,7 @@ func TestImportKCVMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	signCeremony(t, in("bad"))
-	r = runCLI(t, append([]string{"import", "--ceremony", in("bad"), "--vault", hsm, "--json"}, common...)...)
+	r = runCLI(t, append([]string{"import", "--ceremony", in("bad"), "--vault", hsm, "--json", "--trust-on-first-use"}, common...)...)
 	r.want(t, 1, "key check value differs", "keyrite-uploader: hint: do not use that key")
 	var out struct {
 		KCVMatch *bool `json:"kcv_match"`

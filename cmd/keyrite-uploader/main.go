@@ -125,9 +125,17 @@ type common struct {
 	ca       string
 	tokenEnv string
 	json     bool
+	// tofu: act on a ceremony without a trust file (recorded).
+	tofu bool
 	// timeout (security-domain commands only) is the polling budget.
 	timeout  time.Duration
 	progress func(uploader.Progress)
+}
+
+// registerTOFU adds --trust-on-first-use to a command that acts on a
+// ceremony.
+func (c *common) registerTOFU(fs *flag.FlagSet) {
+	fs.BoolVar(&c.tofu, "trust-on-first-use", false, "without --trust: act on whoever signed the ceremony, and record that decision and their keys in it")
 }
 
 // registerTimeout adds --timeout to a security-domain command.
@@ -145,7 +153,7 @@ func (c *common) client() (*uploader.Client, error) {
 	if c.timeout < 0 {
 		return nil, cli.Usagef("--timeout %s: expected a positive duration such as 30m", c.timeout)
 	}
-	cfg := uploader.Config{CAFile: c.ca, Timeout: c.timeout, Progress: c.progress}
+	cfg := uploader.Config{CAFile: c.ca, Timeout: c.timeout, Progress: c.progress, TrustOnFirstUse: c.tofu}
 	if c.ca != "" {
 		if _, err := os.Stat(c.ca); err != nil {
 			return nil, cli.WithHint(fmt.Errorf("--ca %s: %w", c.ca, unwrapPath(err)), "give the CA certificate file, e.g. the emulator's STATE/ca.pem")
@@ -267,6 +275,8 @@ func serviceErr(err error) error {
 		return cli.WithHint(err, "do not use that key: the HSM holds an AES key other than the one the ceremony exported; compare the transcript's kcv with the source HSM's key check value")
 	case errors.Is(err, uploader.ErrPublicKeyMismatch):
 		return cli.WithHint(err, "do not use that key: the vault holds a key other than the one the ceremony exported; compare the transcript's public key with `az keyvault key show`")
+	case errors.Is(err, uploader.ErrNoTrust):
+		return cli.WithHint(err, "give --trust FILE, the trust file naming whose signatures the ceremony needs; or, knowingly, --trust-on-first-use to act on whoever signed it (recorded in the ceremony with their keys)")
 	case errors.Is(err, uploader.ErrCeremony):
 		return cli.WithHint(err, "check the ceremony with `keyrite transcript verify DIR`; it must verify and be signed")
 	}
@@ -343,6 +353,7 @@ func runImport(e *env, args []string) error {
 	dir := fs.String("ceremony", "", "ceremony directory whose signed transcript records the exports")
 	vault := fs.String("vault", "", "vault or Managed HSM URL")
 	trustFile := fs.String("trust", "", "trust file: whose signatures the transcript needs")
+	c.registerTOFU(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -359,9 +370,6 @@ func runImport(e *env, args []string) error {
 	cl, err := c.client()
 	if err != nil {
 		return err
-	}
-	if trust == nil {
-		fmt.Fprintf(e.stderr, "%s: warning: no --trust given: acting on a checkpoint signed by keys no trust policy vouches for\n", prog)
 	}
 	out, err := cl.ImportCeremony(e.ctx, *dir, *vault, trust)
 	if !c.json {

@@ -70,7 +70,7 @@ func TestImportBatchReport(t *testing.T) {
 	signCeremony(t, in("batch"))
 	signCeremony(t, in("solo"))
 
-	r = runCLI(t, append([]string{"import", "--ceremony", in("batch"), "--vault", hsm, "--json"}, common...)...)
+	r = runCLI(t, append([]string{"import", "--ceremony", in("batch"), "--vault", hsm, "--json", "--trust-on-first-use"}, common...)...)
 	r.want(t, 0)
 	var got importJSON
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
@@ -92,7 +92,7 @@ func TestImportBatchReport(t *testing.T) {
 	}
 
 	// A second run imports nothing and says so.
-	r = runCLI(t, append([]string{"import", "--ceremony", in("batch"), "--vault", hsm, "--json"}, common...)...)
+	r = runCLI(t, append([]string{"import", "--ceremony", in("batch"), "--vault", hsm, "--json", "--trust-on-first-use"}, common...)...)
 	r.want(t, 0)
 	got = importJSON{}
 	json.Unmarshal([]byte(r.stdout), &got)
@@ -101,12 +101,12 @@ func TestImportBatchReport(t *testing.T) {
 	}
 
 	// One AES key: its kid at the top, public_key_match null, never false.
-	r = runCLI(t, append([]string{"import", "--ceremony", in("solo"), "--vault", hsm}, common...)...)
+	r = runCLI(t, append([]string{"import", "--ceremony", in("solo"), "--vault", hsm, "--trust-on-first-use"}, common...)...)
 	r.want(t, 0)
 	if !strings.Contains(r.stdout, "public key: not applicable (an AES key has no public part") || strings.Contains(r.stdout, "public_key_match=false") {
 		t.Errorf("text %q", r.stdout)
 	}
-	r = runCLI(t, append([]string{"import", "--ceremony", in("solo"), "--vault", hsm, "--json"}, common...)...)
+	r = runCLI(t, append([]string{"import", "--ceremony", in("solo"), "--vault", hsm, "--json", "--trust-on-first-use"}, common...)...)
 	r.want(t, 0)
 	got = importJSON{}
 	json.Unmarshal([]byte(r.stdout), &got)

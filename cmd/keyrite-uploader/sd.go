@@ -249,6 +249,7 @@ func runSDUpload(e *env, args []string) error {
 	blobFile := fs.String("blob", "", "restore blob file (as `keyrite sd restore` or `az keyvault security-domain restore-blob` writes it)")
 	trustFile := fs.String("trust", "", "trust file (with --ceremony)")
 	resume := fs.Bool("resume", false, "send nothing: watch the upload an earlier run started (and record it, with --ceremony)")
+	c.registerTOFU(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -258,8 +259,8 @@ func runSDUpload(e *env, args []string) error {
 	if (*dir == "") == (*blobFile == "") {
 		return cli.WithHint(cli.Usagef("give exactly one of --ceremony and --blob"), "--ceremony DIR uploads the blob its signed transcript recorded; --blob FILE uploads a file as is")
 	}
-	if *trustFile != "" && *dir == "" {
-		return cli.Usagef("--trust goes with --ceremony")
+	if (*trustFile != "" || c.tofu) && *dir == "" {
+		return cli.Usagef("--trust and --trust-on-first-use go with --ceremony")
 	}
 	trust, err := readTrust(*trustFile)
 	if err != nil {
@@ -287,9 +288,6 @@ func runSDUpload(e *env, args []string) error {
 	var st *uploader.Status
 	switch {
 	case *dir != "":
-		if trust == nil {
-			fmt.Fprintf(e.stderr, "%s: warning: no --trust given: acting on a checkpoint signed by keys no trust policy vouches for\n", prog)
-		}
 		st, err = cl.UploadCeremony(e.ctx, *dir, *hsm, trust, *resume)
 	case *resume:
 		st, err = cl.SDStatus(e.ctx, *hsm, "upload", true)

@@ -256,6 +256,12 @@ func printTranscriptVerify(e *env, rep *transcripts.Report, trust *transcripts.T
 	if len(rep.Checkpoints) == 0 {
 		fmt.Fprintf(w, "  signatures  none\n")
 	}
+	if rep.Unsigned > 0 {
+		fmt.Fprintf(w, "  unsigned    %d event(s) after the signed state: the online side's notes, signed by no one; they carry no authority\n", rep.Unsigned)
+	}
+	if trust == nil && len(rep.Checkpoints) > 0 {
+		fmt.Fprintf(w, "  signers     NOT CHECKED: no --trust file, so the signatures verify but say nothing about who made them (anyone can make a key named \"operator\")\n")
+	}
 	if trust != nil && rep.Policy != nil {
 		if rep.Policy.Met {
 			fmt.Fprintf(w, "  policy      %s met at size %d\n", trust.PolicyString(), rep.Policy.Checkpoint.Size)

@@ -31,6 +31,49 @@ const (
 // acted on: it does not verify, is not signed, or records nothing to do.
 var ErrCeremony = errors.New("uploader: ceremony")
 
+// ErrNoTrust is returned when a ceremony would be acted on without a trust
+// file: its signatures then say only that someone signed it, not who (anyone
+// can make keys named "operator" and "witness"). Give a trust file, or set
+// Config.TrustOnFirstUse to act on whoever signed it, which is recorded.
+var ErrNoTrust = errors.New("uploader: no trust file: the ceremony's signer identities cannot be checked")
+
+// StepTrustOnFirstUse records the decision to act on a ceremony without a
+// trust file, naming the keys that signed the checkpoint acted on.
+const StepTrustOnFirstUse = "uploader.trust-on-first-use"
+
+// checkTrust refuses to act on v without a trust file unless the client
+// trusts on first use; then it records that decision and the signers it
+// trusted in the ceremony (once per checkpoint acted on).
+func (c *Client) checkTrust(v *Verified, trust *transcripts.Trust, cer *transcripts.Ceremony) error {
+	if trust != nil {
+		return nil
+	}
+	if !c.cfg.TrustOnFirstUse {
+		return ErrNoTrust
+	}
+	for _, e := range v.later() {
+		if e.Step == StepTrustOnFirstUse && e.ActedOn != nil && *e.ActedOn == v.Checkpoint {
+			return nil
+		}
+	}
+	ev := transcripts.Event{
+		Step: StepTrustOnFirstUse, Actor: transcripts.Actor{Role: roleUploader}, ActedOn: &v.Checkpoint,
+		Action: "acted without a trust file, trusting on first use the keys that signed the checkpoint",
+		Result: "ok",
+	}
+	for _, cp := range v.Report.Checkpoints {
+		if cp.CheckpointRef != v.Checkpoint {
+			continue
+		}
+		for i, s := range cp.Signatures {
+			if s.Valid {
+				ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("signer_%d", i+1), Value: fmt.Sprintf("%s (%s) %s", s.Name, s.Role, s.VerifierKey)})
+			}
+		}
+	}
+	return cer.Record(ev)
+}
+
 // Verified is a ceremony transcript that verified, and the signed state the
 // uploader acts on.
 type Verified struct {
@@ -461,6 +504,9 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 		return nil, err
 	}
 	defer cer.Close()
+	if err := c.checkTrust(v, trust, cer); err != nil {
+		return nil, err
+	}
 	kc, err := c.keysClient(vault)
 	if err != nil {
 		return nil, err
@@ -630,6 +676,9 @@ func (c *Client) UploadCeremony(ctx context.Context, dir, hsmURL string, trust *
 		return nil, err
 	}
 	defer cer.Close()
+	if err := c.checkTrust(v, trust, cer); err != nil {
+		return nil, err
+	}
 	step, verb := StepSDUpload, "upload of"
 	var st *Status
 	var uerr error

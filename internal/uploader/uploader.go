@@ -77,6 +77,11 @@ type Config struct {
 	// DefaultPollInterval, 30 s, the Python SDK's); the first polls come
 	// sooner.
 	PollInterval time.Duration
+	// TrustOnFirstUse lets ImportCeremony and UploadCeremony act on a
+	// ceremony without a trust file, on whoever signed it; the decision and
+	// the signers' keys are recorded in the ceremony. Without it, and
+	// without a trust file, they refuse (ErrNoTrust).
+	TrustOnFirstUse bool
 	// Progress, if set, is called after every poll.
 	Progress func(Progress)
 	// Now and Sleep replace the wall clock in tests (fakeclock).
