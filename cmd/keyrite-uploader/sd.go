@@ -146,6 +146,12 @@ func runSDDownload(e *env, args []string) error {
 		case errors.As(err, &ar):
 			return cli.WithHint(err, "activation happens once and a second download would start a second one; if an earlier run saved the security domain, watch it with `"+prog+" sd download --resume --hsm URL --out FILE`; look with `"+prog+" sd status --hsm URL`")
 		case wrote && (errors.Is(err, uploader.ErrStillInProgress) || errors.Is(err, uploader.ErrStatusUnknown)):
+			if c.json && errors.Is(err, uploader.ErrStillInProgress) {
+				res := sdResult(d.Status, outcomeInProgress)
+				fp := words.Sum(d.SD)
+				res["out"], res["sha256"], res["words"] = *out, fp.Hex(), fp.Words()
+				cli.PrintJSON(e.stdout, res)
+			}
 			return pendingErr(fmt.Errorf("the security domain was saved to %s; %w", *out, err), resumeCmd)
 		case wrote:
 			return cli.WithHint(fmt.Errorf("the security domain was saved to %s, but %w", *out, err), "keep that file safe: it is the only copy; check the HSM's status with `"+prog+" sd status` before anything else")
@@ -219,6 +225,9 @@ func resumeDownload(e *env, c *common, hsm, out string, certFiles []string, quor
 	st, err := cl.SDStatus(e.ctx, hsm, "download", true)
 	if err != nil {
 		if !errors.Is(err, uploader.ErrOperationFailed) {
+			if c.json && errors.Is(err, uploader.ErrStillInProgress) {
+				cli.PrintJSON(e.stdout, sdResult(st, outcomeInProgress))
+			}
 			return pendingErr(serviceErr(err), fmt.Sprintf("`%s sd download --resume --hsm %s --out %s`", prog, hsm, out))
 		}
 		return cli.WithHint(err, "the activation failed: the saved security domain is not the HSM's; keep it until you know why")
@@ -301,6 +310,9 @@ func runSDUpload(e *env, args []string) error {
 		var ar *uploader.AlreadyRequestedError
 		if errors.As(err, &ar) {
 			return cli.WithHint(err, "a restore is under way at the HSM; watch it with "+lookAgain)
+		}
+		if c.json && errors.Is(err, uploader.ErrStillInProgress) {
+			cli.PrintJSON(e.stdout, sdResult(st, outcomeInProgress))
 		}
 		return pendingErr(serviceErr(err), lookAgain)
 	}

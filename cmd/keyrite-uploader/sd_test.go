@@ -117,6 +117,10 @@ func TestSDUploadStillInProgress(t *testing.T) {
 
 	r = runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--blob", in("blob.json"), "--timeout", "10m", "--json"}, common...)...)
 	r.want(t, 3, "keyrite-uploader: pending: sd upload: ", "sd upload --resume --hsm "+hsm+" --blob "+in("blob.json"))
+	var pending map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &pending); err != nil || pending["outcome"] != "in_progress" || pending["status"] != "InProgress" {
+		t.Fatalf("--json while pending: %q", r.stdout)
+	}
 	r = runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--blob", in("blob.json")}, common...)...)
 	r.want(t, 1, "the HSM reports a security-domain upload (restore) with status \"InProgress\"", "nothing was sent")
 	r = runCLI(t, append([]string{"sd", "upload", "--resume", "--hsm", hsm, "--blob", in("blob.json"), "--json"}, common...)...)
