@@ -1,7 +1,8 @@
 package byok
 
 import (
-	"crypto/dsa" //nolint:staticcheck // only to name a refused key type
+	//lint:ignore SA1019 only to name a key type that is refused
+	"crypto/dsa"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"

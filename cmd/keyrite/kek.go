@@ -28,8 +28,6 @@ func readLimited(path, what string, limit int64) ([]byte, error) {
 	return data, err
 }
 
-func unwrapPathErr(err error) error { return fsx.UnwrapPathErr(err) }
-
 // cliError rewords a library error for the command line: the "byok: " prefix
 // of the package's sentinels is dropped and the file named, while errors.Is
 // still sees the whole chain.

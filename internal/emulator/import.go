@@ -386,9 +386,9 @@ func wipeKey(k any) {
 			p.SetInt64(0)
 		}
 	case *ecdsa.PrivateKey:
-		if k.D != nil {
-			k.D.SetInt64(0)
-		}
+		// Not wiped: since Go 1.26 the scalar lives in the key's
+		// internal form, which no API clears (changing D is deprecated
+		// and would not reach it).
 	case ed25519.PrivateKey:
 		clear(k)
 	}

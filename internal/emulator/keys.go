@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"bytes"
-	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -409,18 +408,6 @@ func curveByName(crv string) elliptic.Curve {
 		return elliptic.P384()
 	case "P-521":
 		return elliptic.P521()
-	}
-	return nil
-}
-
-func ecdhCurve(crv string) ecdh.Curve {
-	switch crv {
-	case "P-256":
-		return ecdh.P256()
-	case "P-384":
-		return ecdh.P384()
-	case "P-521":
-		return ecdh.P521()
 	}
 	return nil
 }

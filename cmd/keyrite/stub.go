@@ -1,5 +1,0 @@
-package main
-
-import "errors"
-
-var errNotImplemented = errors.New("not implemented yet")
