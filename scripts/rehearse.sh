@@ -68,7 +68,9 @@ export REHEARSAL_TOKEN=rehearsal-token   # the emulator accepts any bearer token
 online=(--ca "$ca" --token-env REHEARSAL_TOKEN)
 
 step "online: create the Key Exchange Key in the Managed HSM"
-run keyrite-uploader kek create --vault "$hsm" --name byok-kek --size 3072 --out "$dir/kek.pem" "${online[@]}" --json | tee "$dir/kek.json"
+printf '$ %s\n' "keyrite-uploader kek create --vault $hsm --name byok-kek --size 3072 --out $dir/kek.pem ${online[*]} --json"
+keyrite-uploader kek create --vault "$hsm" --name byok-kek --size 3072 --out "$dir/kek.pem" "${online[@]}" --json > "$dir/kek.json"
+cat "$dir/kek.json"
 kid=$(sed -n 's/.*"kid": *"\([^"]*\)".*/\1/p' "$dir/kek.json")
 
 step "offline: KEK intake; read the words aloud across the air gap"
