@@ -33,12 +33,13 @@ var publicKinds = map[Kind]bool{
 //     starting with a dot; no directories.
 //   - Kind is one of the public kinds declared in this package.
 //   - Data is not empty and at most MaxArtifactSize bytes.
-//   - Data does not look like private or secret key material: no PEM block or
-//     text naming a private key ("PRIVATE KEY", OpenSSH/PGP private blocks, age
-//     identities "AGE-SECRET-KEY-"), no PKCS#11 URI carrying a pin-value, no
-//     DER PKCS#8 / PKCS#1 / SEC 1 private key anywhere in it, raw or inside a
-//     base64 run, no JSON Web Key with private members (d, p, q, dp, dq, qi,
-//     k), and no bare 16, 24 or 32 byte binary blob (the shape of a raw AES key).
+//   - Data does not look like private or secret key material, or a PIN: no
+//     secret in one of the written forms secretForms lists (PEM private key
+//     armour, PuTTY key files, age identities, a PKCS#11 URI's pin-value, a
+//     PIN or password given as a value), no DER PKCS#8 / PKCS#1 / SEC 1
+//     private key anywhere in it, raw or inside a base64 run, no JSON Web Key
+//     with private members (d, p, q, dp, dq, qi, k), and no bare 16, 24 or 32
+//     byte binary blob (the shape of a raw AES key).
 //
 // The checks are a last line of defence, not a licence: callers pass only
 // public values. They are deliberately conservative; a public file they
@@ -71,22 +72,56 @@ func checkName(name string) error {
 	return nil
 }
 
-// secretMarkers are substrings that never occur in a public artifact.
-var secretMarkers = []string{
-	"PRIVATE KEY",       // PEM: PRIVATE KEY, RSA/EC/ENCRYPTED/OPENSSH PRIVATE KEY
-	"PRIVATE KEY BLOCK", // PGP
-	"AGE-SECRET-KEY-",   // age X25519 identity
-	"AGE-PLUGIN-",       // age plugin identity (e.g. a YubiKey identity file)
-	"pin-value",         // RFC 7512 URI attribute carrying a PIN
-	"pin-source",        // RFC 7512 URI attribute naming where a PIN lives
+// secretForms are the written forms of secrets, each as specific as its
+// format allows, so that ordinary words pass: "the custodians' private
+// keys", "the PIN counter", "--pin-env NAME", "age-plugin-yubikey" (a
+// program) and a URI's pin-source (a file name) are public. anchor is a
+// lowercase substring every match contains, found first (ASCII
+// case-insensitively) so that the expression runs only on text that may
+// match: every field of every line is checked again when a transcript is
+// read.
+var secretForms = []struct {
+	what, anchor string
+	re           *regexp.Regexp
+}{
+	// PEM armour (RFC 7468) of a private key: PKCS#8 "PRIVATE KEY",
+	// "ENCRYPTED PRIVATE KEY", PKCS#1 "RSA", SEC 1 "EC", "OPENSSH", PGP's
+	// "PRIVATE KEY BLOCK", SSH2's "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY
+	// ----". Labels are upper case; the dashes may be lost in a copy, the
+	// label is enough. With the dashes, any case.
+	{"a PEM private key", "private", regexp.MustCompile(`(BEGIN|END) ([A-Z0-9-]+ )*PRIVATE KEY|(?i:-{4,}\s*(BEGIN|END)\s[^\n]{0,64}?PRIVATE\s+KEY)`)},
+	// PuTTY's key file (.ppk) holds the private key.
+	{"a PuTTY private key file", "putty-user-key-file-", regexp.MustCompile(`PuTTY-User-Key-File-[0-9]+:`)},
+	// age X25519 identity (Bech32, upper or lower case).
+	{"an age identity", "age-secret-key-", regexp.MustCompile(`(?i)AGE-SECRET-KEY-`)},
+	// age plugin identity (e.g. a YubiKey identity file's line): the
+	// plugin's name, then Bech32's separator 1 and data. The program
+	// age-plugin-NAME is not one.
+	{"an age plugin identity", "age-plugin-", regexp.MustCompile(`(?i)AGE-PLUGIN-[A-Z0-9._+-]*1[02-9AC-HJ-NP-Z]{6,}`)},
+	// RFC 7512 URI attribute carrying a PIN.
+	{"a PKCS#11 URI's pin-value", "pin-value", regexp.MustCompile(`(?i)pin-value[ \t]*=`)},
+	// A PIN or password given as a value: pin=1234, --so-pin=..., password =
+	// ..., "pin": "...". The value must follow on the same line: base64 may
+	// end in "pin=" but never goes on after its padding.
+	{"a PIN given as a value", "pin", regexp.MustCompile(`(?i)(^|[^A-Za-z0-9])(so[-_]?pin|user[-_]?pin|pin)[ \t]*=[ \t]*[^\s&;,'"]|"(so[-_]?pin|user[-_]?pin|pin)"[ \t]*:[ \t]*"[^"]`)},
+	{"a PUK given as a value", "puk", regexp.MustCompile(`(?i)(^|[^A-Za-z0-9])puk[ \t]*=[ \t]*[^\s&;,'"]|"puk"[ \t]*:[ \t]*"[^"]`)},
+	{"a password given as a value", "pass", regexp.MustCompile(`(?i)(^|[^A-Za-z0-9])(password|passwd|passphrase)[ \t]*=[ \t]*[^\s&;,'"]|"(password|passwd|passphrase)"[ \t]*:[ \t]*"[^"]`)},
+}
+
+// secretForm says which of secretForms data holds, or "".
+func secretForm(data []byte) string {
+	for _, f := range secretForms {
+		if bytesContainsFold(data, f.anchor) && f.re.Match(data) {
+			return f.what
+		}
+	}
+	return ""
 }
 
 // secretInData says why data looks secret, or "" if it does not.
 func secretInData(data []byte) string {
-	for _, m := range secretMarkers {
-		if bytesContainsFold(data, m) {
-			return fmt.Sprintf("%q", m)
-		}
+	if why := secretForm(data); why != "" {
+		return why
 	}
 	if (len(data) == 16 || len(data) == 24 || len(data) == 32) && !isPrintable(data) {
 		return "a bare binary blob of a raw AES key's size"
@@ -450,10 +485,8 @@ func checkText(field, s string, max int) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("transcripts: %s is not valid UTF-8", field)
 	}
-	for _, m := range secretMarkers {
-		if bytesContainsFold([]byte(s), m) {
-			return fmt.Errorf("%w: %s contains %q", ErrSecret, field, m)
-		}
+	if why := secretForm([]byte(s)); why != "" {
+		return fmt.Errorf("%w: %s contains %s", ErrSecret, field, why)
 	}
 	if why := privateInBase64Runs([]byte(s)); why != "" {
 		return fmt.Errorf("%w: %s contains %s", ErrSecret, field, why)
