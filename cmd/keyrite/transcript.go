@@ -29,22 +29,32 @@ type signingKey struct {
 }
 
 // openSigningKey opens the signing key named by src: a PEM file or a
-// PKCS#11 URI (PIN from pin). The caller calls release.
-func openSigningKey(src string, pin *secret.Source) (*signingKey, error) {
+// PKCS#11 URI (PIN from pin, the token's PIN counter treated as login
+// says). The caller calls release.
+func openSigningKey(src string, pin *secret.Source, login hsm.LoginOptions) (*signingKey, error) {
 	if hsm.IsURI(src) {
 		u, err := hsm.ParseURI(src)
 		if err != nil {
 			return nil, cli.WithHint(fmt.Errorf("--key: %w", err), hintSignKey)
 		}
+		// The PIN counter is read before anyone types a PIN: a locked PIN,
+		// or the last try without --final-pin-try, is refused without
+		// asking. OpenSignerWith reads it again right before C_Login.
+		check, err := checkSignerPIN(u, login)
+		if err != nil {
+			return nil, tokenSignerError(err)
+		}
 		p, err := pin.Read(fmt.Sprintf("PIN for token %q: ", u.Token))
 		if err != nil {
+			check.Close()
 			return nil, cli.WithHint(fmt.Errorf("reading the PIN: %w", err), "give the PIN with --pin-env NAME or --pin-file PATH, or run on a terminal")
 		}
-		ts, err := hsm.OpenSigner(u, p) // wipes p
+		ts, err := hsm.OpenSignerWith(u, p, login) // wipes p
 		if err != nil {
-			return nil, cli.WithHint(err, hintSignKey)
+			check.Close()
+			return nil, tokenSignerError(err)
 		}
-		return &signingKey{key: ts, defName: u.Object, defWhy: "the token object's label", release: func() { ts.Close() }}, nil
+		return &signingKey{key: ts, defName: u.Object, defWhy: "the token object's label", release: func() { ts.Close(); check.Close() }}, nil
 	}
 	data, err := readLimited(src, "signing key file", 64<<10)
 	if err != nil {
@@ -87,11 +97,74 @@ func signerName(k *signingKey, flagName string, trust *transcripts.Trust, trustF
 
 var errNotTrusted = errors.New("the key and the trust file disagree")
 
+// loadModule loads the PKCS#11 module for the PIN check before the PIN is
+// asked for (tests put a decorated module in its place, to play a token's
+// PIN counter).
+var loadModule = hsm.Load
+
+// checkSignerPIN reads the PIN counter of the token u names, without a PIN
+// (see hsm.Session.CheckPIN). It returns the module, loaded, for the caller
+// to close after the signer (hsm.Load shares it with OpenSignerWith).
+func checkSignerPIN(u *hsm.URI, login hsm.LoginOptions) (*hsm.Module, error) {
+	if u.ModulePath == "" {
+		return nil, fmt.Errorf("%w: %s has no module-path", hsm.ErrURI, u.Redacted())
+	}
+	m, err := loadModule(u.ModulePath)
+	if err != nil {
+		return nil, err
+	}
+	slot, err := m.FindToken(u.TokenFilter())
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	s, err := m.OpenSession(slot)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	_, err = s.CheckPIN(login)
+	s.Close()
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// tokenSignerError gives an error opening a signing key on a token the
+// hint for what went wrong: the PIN counter's first (a wrong PIN that
+// leaves the last try, or locks the token, matches those too).
+func tokenSignerError(err error) error {
+	hint := hintSignKey
+	switch {
+	case errors.Is(err, hsm.ErrPINLocked):
+		hint = hintPINLocked
+	case errors.Is(err, hsm.ErrPINFinalTry):
+		hint = hintPINFinalTry
+	case errors.Is(err, hsm.ErrPINIncorrect):
+		hint = "check the PIN; every failed login counts towards the token's lockout"
+	}
+	return cli.WithHint(&cliError{msg: strings.ReplaceAll(err.Error(), "hsm: ", ""), err: err}, hint)
+}
+
+// warnOnce passes each warning on once: the check before the PIN is asked
+// for and the login's own check would otherwise both give it.
+func warnOnce(warn func(string)) func(string) {
+	seen := map[string]bool{}
+	return func(msg string) {
+		if !seen[msg] {
+			seen[msg] = true
+			warn(msg)
+		}
+	}
+}
+
 // loadSigner opens the signing key src and names it by signerName. It
 // returns the signer, the trust file's role for it ("" without one), where
 // the name comes from, and a function releasing the token.
-func loadSigner(src, flagName string, trust *transcripts.Trust, trustFile string, pin *secret.Source) (*transcripts.Signer, string, string, func(), error) {
-	k, err := openSigningKey(src, pin)
+func loadSigner(src, flagName string, trust *transcripts.Trust, trustFile string, pin *secret.Source, login hsm.LoginOptions) (*transcripts.Signer, string, string, func(), error) {
+	k, err := openSigningKey(src, pin, login)
 	if err != nil {
 		return nil, "", "", nil, err
 	}
@@ -117,6 +190,7 @@ func runTranscriptSign(e *env, args []string) error {
 	printKey := fs.Bool("print-key", false, "print the key's public verifier key (for trust files), named as signing with the same flags names it, and exit")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pin := secret.Register(fs, "pin", "PIN")
+	finalTry := registerFinalPINTry(fs)
 	pos, err := cli.Parse(fs, args)
 	if err != nil {
 		return err
@@ -136,7 +210,9 @@ func runTranscriptSign(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, trustedRole, why, release, err := loadSigner(*keySrc, *name, trust, *trustFile, pin)
+	login := loginOptions(e, *finalTry)
+	login.Warn = warnOnce(login.Warn)
+	s, trustedRole, why, release, err := loadSigner(*keySrc, *name, trust, *trustFile, pin, login)
 	if err != nil {
 		return err
 	}
