@@ -4,7 +4,7 @@
 // .byok file that carries it.
 //
 // The facts this package relies on are gathered in the project's
-// specs/byok.md, after Microsoft's "Bring your own key specification".
+// docs/specs/byok.md, after Microsoft's "Bring your own key specification".
 //
 // # The KEK
 //

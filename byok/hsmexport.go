@@ -16,7 +16,7 @@ import (
 // Exporting a target key from a PKCS#11 HSM
 //
 // The HSM wraps the key itself; the plaintext never leaves it. Two paths
-// give the same ciphertext (specs/byok.md):
+// give the same ciphertext (docs/specs/byok.md):
 //
 //   - single mechanism: C_WrapKey with CKM_RSA_AES_KEY_WRAP (0x1054),
 //     CK_RSA_AES_KEY_WRAP_PARAMS{256, OAEP SHA-1/MGF1-SHA-1/empty label}, the

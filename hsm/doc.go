@@ -5,7 +5,7 @@
 // turned into an *Error that says what a person can do about it.
 //
 // The PKCS#11 facts this package relies on (SoftHSM quirks, error codes seen,
-// mechanism ids) are in the project's specs/byok.md.
+// mechanism ids) are in docs/specs/byok.md.
 //
 // # Using it
 //

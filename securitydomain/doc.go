@@ -3,7 +3,7 @@
 // (custodian certificates and the download request).
 //
 // The formats and cryptography follow the project's specification
-// (specs/security-domain.md), which was checked against the Azure CLI's own
+// (docs/specs/security-domain.md), which was checked against the Azure CLI's own
 // code and a real service-produced security domain:
 //
 //   - The SD file (§3): EncData entries, each a compact JWE with alg "dir",

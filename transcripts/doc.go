@@ -1,7 +1,7 @@
 // Package transcripts records key ceremonies so that the people in the room
 // can confirm what happened aloud, auditors can replay it years later with
 // nothing but the directory and pinned keys, and the online uploader acts
-// only on what was recorded and signed (specs/transcripts.md).
+// only on what was recorded and signed (docs/specs/transcripts.md).
 //
 // # Ceremony directory
 //

@@ -32,7 +32,7 @@ const tuiVectors = "../../testvectors"
 func TestGuidedExportFromSoftHSM(t *testing.T) {
 	tok := softhsmtest.New(t, "vendor")
 	// AES-256 to a Managed HSM KEK: SoftHSM 2.6.1 wraps it without padding
-	// (specs/byok.md), so the pre-flight check passes.
+	// (docs/specs/byok.md), so the pre-flight check passes.
 	key := make([]byte, 32)
 	rand.Read(key)
 	tok.WriteSecretKey(t, key, softhsmtest.Options{Label: "app-key", ID: "01", Extractable: true, Sensitive: true})

@@ -8,7 +8,7 @@
 // keys (KEKs) it creates, unwraps imported .byok blobs with them and rejects
 // bad ones the way the service does, produces real security domains for
 // downloads, and decrypts uploaded restore blobs with its exchange key. The
-// endpoints and their shapes follow specs/azure-endpoints.md and
+// endpoints and their shapes follow docs/specs/azure-endpoints.md and
 // security-domain.md §1, §2, §7 and §9, and, where those and the service's
 // traffic recorded in 2025 disagree, the recording.
 //

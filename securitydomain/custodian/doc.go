@@ -4,7 +4,7 @@
 //
 // It is a package of its own, not part of package securitydomain, so that
 // the formats and cryptography there stay free of PKCS#11 (and cgo); this
-// package joins them with package hsm (specs/security-domain.md §14).
+// package joins them with package hsm (docs/specs/security-domain.md §14).
 //
 // # Key sources
 //
