@@ -2,6 +2,7 @@ package ceremony
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"slices"
 	"strings"
@@ -38,7 +39,12 @@ func RestoreEvent(sdPath string, sdData []byte, sd *securitydomain.SecurityDomai
 		if !s.Opened || i >= len(certs) || certs[i] == nil {
 			continue
 		}
-		ev.Inputs = append(ev.Inputs, transcripts.NewArtifact(fmt.Sprintf("custodian_%d.cer", i), transcripts.KindCertificate, securitydomain.ExchangeCertPEM(certs[i])))
+		// Named and encoded as sd keygen wrote it (wrap_N.cer, N the
+		// share's place in the SD, which is the certificate's place in the
+		// download request): an auditor matches name and digest to the
+		// activation's outputs.
+		ev.Inputs = append(ev.Inputs, transcripts.NewArtifact(fmt.Sprintf("wrap_%d.cer", s.Index), transcripts.KindCertificate,
+			pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[i].Raw})))
 		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("share_x%d", s.X), Value: fmt.Sprintf("%s x5t#S256 %s via %s", s.Custodian, s.X5T256, s.Mechanism)})
 		if !slices.Contains(mechs, s.Mechanism) {
 			mechs = append(mechs, s.Mechanism)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyrite/keyrite/hsm/softhsmtest"
 	"github.com/keyrite/keyrite/securitydomain"
+	"github.com/keyrite/keyrite/transcripts"
 )
 
 // runKeyrite runs the command in-process and returns its exit code and output.
@@ -148,6 +149,34 @@ func TestSDCeremonyOnTokens(t *testing.T) {
 		if bytes.Contains(tr, []byte("PRIVATE KEY")) || bytes.Contains(tr, []byte(softhsmtest.PIN+`"`)) {
 			t.Error("transcript holds secret material")
 		}
+	}
+	// The restore names each custodian's certificate as keygen wrote it,
+	// with the same bytes: an auditor matches them by name and digest.
+	rep, err := transcripts.Verify(cer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := map[string]string{}
+	for _, e := range rep.Events {
+		for _, a := range e.Outputs {
+			if e.Step == "sd.keygen" {
+				written[a.Name] = a.SHA256
+			}
+		}
+	}
+	var matched []string
+	for _, e := range rep.Events {
+		for _, a := range e.Inputs {
+			if e.Step == "sd.restore" && a.Kind == transcripts.KindCertificate {
+				if written[a.Name] != a.SHA256 {
+					t.Errorf("restore input %s (%s) is not keygen's output of that name (%s)", a.Name, a.SHA256, written[a.Name])
+				}
+				matched = append(matched, a.Name)
+			}
+		}
+	}
+	if strings.Join(matched, " ") != "wrap_3.cer wrap_1.cer wrap_0.cer" {
+		t.Errorf("restore certificate inputs %v; want the three custodians' wrap_N.cer in the order used", matched)
 	}
 }
 
