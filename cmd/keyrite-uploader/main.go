@@ -2,8 +2,8 @@
 // exchange keys, imports the .byok files a ceremony recorded, and runs the
 // Managed HSM security-domain operations.
 //
-//	keyrite-uploader kek create --vault URL --name NAME [--size 2048|3072|4096] --out KEK.pem [--json]
-//	keyrite-uploader import --ceremony DIR --vault URL [--trust FILE] [--json]
+//	keyrite-uploader kek create --vault URL --name NAME [--size 2048|3072|4096] --out KEK.pem [--timeout D] [--json]
+//	keyrite-uploader import --ceremony DIR --vault URL [--trust FILE] [--timeout D] [--json]
 //	keyrite-uploader sd download --hsm URL --cert FILE --cert FILE --cert FILE [...] --quorum M --out SD.json [--timeout D] [--json]
 //	keyrite-uploader sd download --resume --hsm URL --out SD.json [--timeout D] [--json]
 //	keyrite-uploader sd exchange-key --hsm URL --out CERT.pem [--json]
@@ -50,8 +50,8 @@ import (
 const prog = "keyrite-uploader"
 
 const usage = `usage:
-  keyrite-uploader kek create --vault URL --name NAME [--size 2048|3072|4096] --out KEK.pem [--json]
-  keyrite-uploader import --ceremony DIR --vault URL [--trust FILE] [--json]
+  keyrite-uploader kek create --vault URL --name NAME [--size 2048|3072|4096] --out KEK.pem [--timeout D] [--json]
+  keyrite-uploader import --ceremony DIR --vault URL [--trust FILE] [--timeout D] [--json]
   keyrite-uploader sd download --hsm URL --cert FILE --cert FILE --cert FILE [...] --quorum M --out SD.json [--timeout D] [--json]
   keyrite-uploader sd download --resume --hsm URL --out SD.json [--timeout D] [--json]
   keyrite-uploader sd exchange-key --hsm URL --out CERT.pem [--json]
@@ -127,9 +127,20 @@ type common struct {
 	json     bool
 	// tofu: act on a ceremony without a trust file (recorded).
 	tofu bool
-	// timeout (security-domain commands only) is the polling budget.
+	// timeout is the polling budget of the security-domain commands, and
+	// the time kek create and import wait for a throttled or unavailable
+	// service.
 	timeout  time.Duration
 	progress func(uploader.Progress)
+	// onWait says what a key call is waiting for (kek create, import).
+	onWait func(uploader.Wait)
+}
+
+// registerKeyTimeout adds --timeout to a command that makes key calls
+// (kek create, import), and says on w what they wait for.
+func (c *common) registerKeyTimeout(fs *flag.FlagSet, w io.Writer) {
+	fs.DurationVar(&c.timeout, "timeout", uploader.DefaultTimeout, "how long to keep trying while the service is throttled or unavailable (e.g. 45m); a longer wait it asks for (Retry-After) is refused at once")
+	c.onWait = func(wt uploader.Wait) { fmt.Fprintf(w, "%s: %s\n", prog, wt) }
 }
 
 // registerTOFU adds --trust-on-first-use to a command that acts on a
@@ -153,7 +164,7 @@ func (c *common) client() (*uploader.Client, error) {
 	if c.timeout < 0 {
 		return nil, cli.Usagef("--timeout %s: expected a positive duration such as 30m", c.timeout)
 	}
-	cfg := uploader.Config{CAFile: c.ca, Timeout: c.timeout, Progress: c.progress, TrustOnFirstUse: c.tofu}
+	cfg := uploader.Config{CAFile: c.ca, Timeout: c.timeout, Progress: c.progress, OnWait: c.onWait, TrustOnFirstUse: c.tofu}
 	if c.ca != "" {
 		if _, err := os.Stat(c.ca); err != nil {
 			return nil, cli.WithHint(fmt.Errorf("--ca %s: %w", c.ca, unwrapPath(err)), "give the CA certificate file, e.g. the emulator's STATE/ca.pem")
@@ -263,6 +274,12 @@ func serviceErr(err error) error {
 	var ua x509.UnknownAuthorityError
 	var hn x509.HostnameError
 	switch {
+	case errors.Is(err, uploader.ErrBusy):
+		return cli.WithHint(err, "the service is throttling or unavailable; try again later, or give a longer --timeout (a Retry-After that ends within it is waited for)")
+	case errors.Is(err, uploader.ErrOutcomeUnknown):
+		return cli.WithHint(err, "look at the key's versions in the vault (az keyvault key list-versions) before trying again; a second import or create makes a second version")
+	case errors.Is(err, uploader.ErrRedirect), errors.Is(err, uploader.ErrResponseTooLarge), errors.Is(err, uploader.ErrUnexpectedKid):
+		return cli.WithHint(err, "that server does not answer as Key Vault or Managed HSM do: check the URL and any proxy between you and the vault; look in the vault for what it holds before trying again")
 	case errors.As(err, &ua) || errors.As(err, &hn):
 		return cli.WithHint(err, "the server's TLS certificate is not trusted for this host; for the emulator give its CA with --ca STATE/ca.pem")
 	case errors.Is(err, uploader.ErrURL):
@@ -301,6 +318,7 @@ func runKEKCreate(e *env, args []string) error {
 	name := fs.String("name", "", "name of the key exchange key")
 	size := fs.Int("size", 2048, "RSA size: 2048, 3072 or 4096")
 	out := fs.String("out", "", "file to write the KEK's public key to (PEM)")
+	c.registerKeyTimeout(fs, e.stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -354,6 +372,7 @@ func runImport(e *env, args []string) error {
 	vault := fs.String("vault", "", "vault or Managed HSM URL")
 	trustFile := fs.String("trust", "", "trust file: whose signatures the transcript needs")
 	c.registerTOFU(fs)
+	c.registerKeyTimeout(fs, e.stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func checkKCV(ctx context.Context, kc *azkeys.Client, spec ImportSpec, key *azke
 	}
 	defer clear(r.Result)
 	if r.KID == nil || string(*r.KID) != res.Kid {
-		res.KCVReason = fmt.Sprintf("not compared: the service encrypted with kid %s, not the imported %s", deref(r.KID), res.Kid)
+		res.KCVReason = fmt.Sprintf("not compared: the service encrypted with kid %s, not the imported %s", echo(string(deref(r.KID))), res.Kid)
 		return
 	}
 	if len(r.Result) != 16 {

@@ -25,7 +25,10 @@ import (
 )
 
 // ServiceError is an error response of the service:
-// {"error":{"code","message","innererror"}}.
+// {"error":{"code","message","innererror"}}. Code, Inner and Message are
+// as the service sent them, cut to about 200 bytes with control characters
+// escaped (echo): an answer cannot flood or forge the lines they are shown
+// in.
 type ServiceError struct {
 	Status  int
 	Code    string
@@ -67,17 +70,21 @@ func fromResponse(resp *http.Response) *ServiceError {
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &v) == nil && v.Error.Code != "" {
-		se.Code, se.Message = v.Error.Code, v.Error.Message
+		se.Code, se.Message = echo(v.Error.Code), echo(v.Error.Message)
 		if v.Error.InnerError != nil {
-			se.Inner = v.Error.InnerError.Code
+			se.Inner = echo(v.Error.InnerError.Code)
 		}
 	}
 	return se
 }
 
+// keysClient is an azkeys client for vaultURL on the guarded transport,
+// with keyRetry in place of azcore's retries.
 func (c *Client) keysClient(vaultURL string) (*azkeys.Client, error) {
+	opts := c.clientOptions()
+	opts.PerCallPolicies = append(opts.PerCallPolicies, keyRetry{c}, kidPolicy{c})
 	return azkeys.NewClient(vaultURL, c.cred, &azkeys.ClientOptions{
-		ClientOptions: c.clientOptions(),
+		ClientOptions: opts,
 		// Against a local stand-in (CAFile given) the challenge names
 		// https://vault.azure.net while the request goes to 127.0.0.1, which
 		// the SDK's resource check refuses. Real vaults keep the check.
@@ -123,16 +130,16 @@ func (c *Client) CreateKEK(ctx context.Context, vaultURL, name string, bits int)
 	if k == nil || k.KID == nil {
 		return nil, errors.New("uploader: the service's answer has no key or no kid")
 	}
-	kid := string(*k.KID)
-	// Key names are case-insensitive; the service keeps the first spelling.
-	if !c.local && !strings.HasPrefix(strings.ToLower(kid), strings.ToLower(vaultURL+"/keys/"+name+"/")) {
-		return nil, fmt.Errorf("uploader: the service answered with kid %s, which is not a version of %s/keys/%s", kid, vaultURL, name)
+	id, err := c.checkKid(vaultURL, name, string(*k.KID), "the create's answer")
+	if err != nil {
+		return nil, fmt.Errorf("uploader: creating KEK %s: %w", name, err)
 	}
+	kid := id.URL
 	if k.Kty == nil || *k.Kty != azkeys.KeyTypeRSAHSM {
-		return nil, fmt.Errorf("uploader: the service created %s with kty %s; expected RSA-HSM", kid, deref(k.Kty))
+		return nil, fmt.Errorf("uploader: the service created %s with kty %s; expected RSA-HSM", kid, echo(string(deref(k.Kty))))
 	}
 	if ops := opsOf(k.KeyOps); !slices.Equal(ops, []string{"import"}) {
-		return nil, fmt.Errorf("uploader: the service created %s with key_ops %q; expected exactly [import]", kid, ops)
+		return nil, fmt.Errorf("uploader: the service created %s with key_ops %s; expected exactly [import]", kid, echo(fmt.Sprintf("%q", ops)))
 	}
 	pub, err := rsaFromJWK(k)
 	if err != nil {
@@ -255,22 +262,33 @@ func (c *Client) ImportBYOK(ctx context.Context, vaultURL string, spec ImportSpe
 	if imp.Key == nil || imp.Key.KID == nil {
 		return nil, errors.New("uploader: the service's import answer has no key or no kid")
 	}
-	res := &ImportResult{Kid: string(*imp.Key.KID)}
-	res.Imported, _ = json.Marshal(imp.KeyBundle)
-	id := *imp.Key.KID
-	got, err := kc.GetKey(ctx, spec.Name, id.Version(), nil)
+	// The answer must name a version of the key sent, in the vault called:
+	// a kid elsewhere is refused, never recorded as imported.
+	id, err := c.checkKid(vaultURL, spec.Name, string(*imp.Key.KID), "the import's answer")
+	if err != nil {
+		return nil, fmt.Errorf("uploader: importing %s: %w", spec.Name, err)
+	}
+	imported, err := recordable("the import", imp.KeyBundle)
+	if err != nil {
+		return nil, fmt.Errorf("uploader: importing %s: %w", spec.Name, err)
+	}
+	res := &ImportResult{Kid: id.URL, Imported: imported}
+	got, err := kc.GetKey(ctx, spec.Name, id.Version, nil)
 	if err != nil {
 		return res, fmt.Errorf("uploader: reading back %s: %w", res.Kid, serviceError(err))
 	}
-	res.Fetched, _ = json.Marshal(got.KeyBundle)
 	if got.Key == nil {
 		return res, errors.New("uploader: the service's answer to GetKey has no key")
 	}
 	if got.Key.KID == nil || string(*got.Key.KID) != res.Kid {
-		return res, fmt.Errorf("uploader: GetKey returned kid %s; the import returned %s", deref(got.Key.KID), res.Kid)
+		return res, fmt.Errorf("uploader: reading back %s: %w", res.Kid, &KidError{Answer: "GetKey's answer", Kid: echo(string(deref(got.Key.KID))),
+			Want: "the kid the import answered (" + res.Kid + ")", Why: "it differs"})
+	}
+	if res.Fetched, err = recordable("GetKey", got.KeyBundle); err != nil {
+		return res, fmt.Errorf("uploader: reading back %s: %w", res.Kid, err)
 	}
 	if got.Key.Kty == nil || string(*got.Key.Kty) != spec.Kty {
-		return res, fmt.Errorf("uploader: the service holds %s as kty %s; imported as %s", res.Kid, deref(got.Key.Kty), spec.Kty)
+		return res, fmt.Errorf("uploader: the service holds %s as kty %s; imported as %s", res.Kid, echo(string(deref(got.Key.Kty))), spec.Kty)
 	}
 	res.ServicePublic, err = publicFromJWK(got.Key)
 	if err != nil {
@@ -278,7 +296,7 @@ func (c *Client) ImportBYOK(ctx context.Context, vaultURL string, spec ImportSpe
 	}
 	switch {
 	case res.ServicePublic == nil:
-		checkKCV(ctx, kc, spec, got.Key, id.Version(), res)
+		checkKCV(ctx, kc, spec, got.Key, id.Version, res)
 		res.PublicKeyCheck = CheckNotApplicable
 		res.MatchReason = aesMatchReason(res)
 	case spec.Expected == nil:
@@ -327,7 +345,7 @@ func publicFromJWK(k *azkeys.JSONWebKey) (crypto.PublicKey, error) {
 		case azkeys.CurveNameP521:
 			curve = elliptic.P521()
 		default:
-			return nil, fmt.Errorf("the JWK's curve %q is not P-256, P-384 or P-521", deref(k.Crv))
+			return nil, fmt.Errorf("the JWK's curve %s is not P-256, P-384 or P-521", echo(fmt.Sprintf("%q", deref(k.Crv))))
 		}
 		size := (curve.Params().BitSize + 7) / 8
 		if len(k.X) != size || len(k.Y) != size {
@@ -343,7 +361,7 @@ func publicFromJWK(k *azkeys.JSONWebKey) (crypto.PublicKey, error) {
 	case "oct":
 		return nil, nil
 	}
-	return nil, fmt.Errorf("the JWK's kty %q is not RSA, EC or oct", deref(k.Kty))
+	return nil, fmt.Errorf("the JWK's kty %s is not RSA, EC or oct", echo(fmt.Sprintf("%q", deref(k.Kty))))
 }
 
 func opsOf(ops []*azkeys.KeyOperation) []string {

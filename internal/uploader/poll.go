@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -121,19 +122,30 @@ func (c *Client) pollDelay(n int) time.Duration {
 // retryAfter reads a Retry-After header (seconds, or an HTTP date), bounded
 // to [1 s, 5 min]; 0 when absent or unreadable.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if s, err := strconv.Atoi(v); err == nil {
-		d = time.Duration(s) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	} else {
+	d, ok := askedRetryAfter(h, now)
+	if !ok {
 		return 0
 	}
 	return min(max(d, time.Second), maxRetryAfter)
+}
+
+// askedRetryAfter reads a Retry-After header (seconds, or an HTTP date)
+// unbounded: what the service asked for. ok is false when it is absent or
+// unreadable. The key calls (keyRetry) compare it with their budget.
+func askedRetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s < 0 {
+			return 0, true
+		}
+		return time.Duration(min(s, int64(math.MaxInt64/time.Second))) * time.Second, true
+	} else if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // statusURL is where the status of op is polled: the Azure-AsyncOperation

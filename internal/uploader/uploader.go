@@ -44,6 +44,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -68,9 +69,13 @@ type Config struct {
 	Token string
 	// Credential, if set, overrides both (tests).
 	Credential azcore.TokenCredential
-	// Timeout is the budget for watching a security-domain operation
-	// (default DefaultTimeout, 30 minutes): past it the operation is
-	// reported still in progress (ErrStillInProgress), never failed.
+	// Timeout is the time budget (default DefaultTimeout, 30 minutes). For
+	// watching a security-domain operation: past it the operation is
+	// reported still in progress (ErrStillInProgress), never failed. For
+	// the key calls (create, import, read back, KCV), counted from the
+	// client's first key call: a throttled or unavailable service is waited
+	// for as its Retry-After asks while the wait ends within the budget;
+	// a longer wait is refused at once (ErrBusy). See keyRetry.
 	Timeout time.Duration
 	// PollInterval is the longest wait between polls of a security-domain
 	// operation's status when the service sends no Retry-After (default
@@ -84,6 +89,10 @@ type Config struct {
 	TrustOnFirstUse bool
 	// Progress, if set, is called after every poll.
 	Progress func(Progress)
+	// OnWait, if set, is called before every wait of a key call that is
+	// tried again (throttled, unavailable, a dropped connection), to say
+	// what it is waiting for.
+	OnWait func(Wait)
 	// Now and Sleep replace the wall clock in tests (fakeclock).
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -91,10 +100,17 @@ type Config struct {
 
 // Client talks to one or more vaults and HSMs.
 type Client struct {
-	cfg       Config
-	cred      azcore.TokenCredential
+	cfg  Config
+	cred azcore.TokenCredential
+	// transport is the credential's (azidentity's) HTTP client; vault is
+	// the transport of every vault and HSM call: no redirects, bounded
+	// bodies (guardedTransport).
 	transport *http.Client
+	vault     guardedTransport
 	local     bool
+
+	mu       sync.Mutex
+	keyStart time.Time // the first key call, when the key calls' budget starts
 }
 
 // ErrStandInToken is returned by New when CAFile is given without Token or
@@ -135,6 +151,10 @@ func New(cfg Config) (*Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	c.transport = &http.Client{Transport: tr, Timeout: 2 * time.Minute}
+	c.vault = guardedTransport{
+		client: &http.Client{Transport: tr, Timeout: 2 * time.Minute, CheckRedirect: noRedirect},
+		limit:  maxResponse,
+	}
 
 	switch {
 	case cfg.Credential != nil:
@@ -170,10 +190,14 @@ func readCA(path string) ([]byte, error) {
 	return data, nil
 }
 
+// clientOptions are the azcore options of every vault and HSM client: the
+// guarded transport (no redirects, bounded bodies) and no azcore retries
+// (the key clients add keyRetry; the security-domain calls are retried by
+// poll, and their POSTs never).
 func (c *Client) clientOptions() azcore.ClientOptions {
 	return azcore.ClientOptions{
-		Transport:        c.transport,
-		Retry:            policy.RetryOptions{MaxRetries: 3},
+		Transport:        c.vault,
+		Retry:            policy.RetryOptions{MaxRetries: -1},
 		Telemetry:        policy.TelemetryOptions{ApplicationID: "keyrite-uploader"},
 		PerRetryPolicies: []policy.Policy{requireChallenge{}},
 	}

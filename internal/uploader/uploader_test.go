@@ -376,9 +376,11 @@ func TestParseChallenge(t *testing.T) {
 }
 
 func TestThrottledCreateIsRetried(t *testing.T) {
-	// Key calls are retried by azcore's pipeline, which waits on the wall
-	// clock: so does the emulator here.
-	env := newEnv(t, emulator.Config{Throttle: true, Now: time.Now})
+	// Key calls are retried by keyRetry on the client's clock, which the
+	// emulator shares: the Retry-After it asks for passes in no time.
+	env := newEnv(t, emulator.Config{Throttle: true})
+	var waits []Wait
+	env.client.cfg.OnWait = func(w Wait) { waits = append(waits, w) }
 	hsm := env.url + "/mhsm/hsm1"
 	for _, name := range []string{"kek1", "kek2"} {
 		if _, err := env.client.CreateKEK(ctx(t), hsm, name, 2048); err != nil {
@@ -391,6 +393,13 @@ func TestThrottledCreateIsRetried(t *testing.T) {
 	}
 	if !throttled {
 		t.Error("the second create within a second was not throttled")
+	}
+	if len(waits) != 1 || !waits[0].Asked || waits[0].Status != 429 || waits[0].Delay != time.Second ||
+		waits[0].String() != "POST /keys/kek2/create: the service asked to wait 1s (429 Throttled); waiting" {
+		t.Errorf("waits %+v", waits)
+	}
+	if slept := env.clock.Slept(); len(slept) != 1 || slept[0] != time.Second {
+		t.Errorf("slept %v, want [1s] on the injected clock", slept)
 	}
 }
 
