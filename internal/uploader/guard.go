@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/keyrite/keyrite/transcripts"
 )
 
 // What a hostile or broken server can make the client do is bounded here,
@@ -145,8 +147,18 @@ const maxEcho = 200
 // echo returns s, a value the service sent, fit to quote in an error
 // message or a transcript: control, line-separator and bidirectional
 // formatting characters and invalid UTF-8 escaped (\x0a, \u202e), and cut
-// after maxEcho bytes with "..." and the full length.
+// after maxEcho bytes with "..." and the full length. A value that looks
+// like secret material (a PEM private key, an age identity: what the
+// transcript refuses) is not repeated at all.
 func echo(s string) string {
+	out := escapeCut(s)
+	if out != "" && transcripts.CheckArtifact(transcripts.NewArtifact("echo.txt", transcripts.KindServiceResponse, []byte(out))) != nil {
+		return fmt.Sprintf("(%d bytes not shown: they look like secret material)", len(s))
+	}
+	return out
+}
+
+func escapeCut(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		if b.Len() >= maxEcho {

@@ -305,6 +305,7 @@ func TestEcho(t *testing.T) {
 		strings.Repeat("\n", 100): strings.Repeat(`\x0a`, 50) + "... (100 bytes)",
 		strings.Repeat("x", 200):  strings.Repeat("x", 200),
 		"line\u2028sep\u0085next": `line\u2028sep\u0085next`,
+		"AGE-SECRET-KEY-1QQQ":     "(19 bytes not shown: they look like secret material)",
 	} {
 		if got := echo(in); got != want {
 			t.Errorf("echo(%.40q) = %q; want %q", in, got, want)
@@ -624,9 +625,12 @@ func TestHostileImportCeremonyRecordsFailure(t *testing.T) {
 		{"redirect", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://evil.example"+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 		}, ErrRedirect, "evil.example"},
-		{"secret-in-message", func(w http.ResponseWriter, r *http.Request) {
+		{"control-characters-in-message", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, `{"error":{"code":"BadParameter","message":"line\u2028two\u0000three"}}`)
 		}, nil, `line\u2028two\x00three`},
+		{"secret-looking-message", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusBadRequest, `{"error":{"code":"BadParameter","message":"-----BEGIN PRIVATE KEY-----"}}`)
+		}, nil, "(27 bytes not shown: they look like secret material)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, trust := hostileCeremony(t)
