@@ -517,6 +517,16 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 		// this key is already there.
 		held, herr := c.inVault(ctx, kc, vault, p)
 		if herr != nil {
+			// A hostile or failing answer to the look-up is recorded too.
+			ev := transcripts.Event{
+				Step: StepImport, Actor: transcripts.Actor{Role: roleUploader}, ActedOn: &v.Checkpoint,
+				Action: fmt.Sprintf("looking for %s (byok.export event %d) in %s failed; nothing was imported", p.Spec.Name, p.Seq, vault),
+				Params: []transcripts.Param{{Name: "export_seq", Value: strconv.FormatInt(p.Seq, 10)}, {Name: "vault", Value: vault}, {Name: "name", Value: p.Spec.Name}},
+				Result: failure(herr),
+			}
+			if rerr := cer.Record(ev); rerr != nil {
+				return out, fmt.Errorf("%w (and recording the failure failed: %v)", herr, rerr)
+			}
 			return out, herr
 		}
 		if held != nil {
@@ -596,6 +606,12 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 			ev.Params = append(ev.Params, kcvParams...)
 			ev.Action = fmt.Sprintf("import of %s (byok.export event %d) into %s failed", p.Spec.Name, p.Seq, vault)
 			ev.Result = failure(ierr)
+			if errors.Is(ierr, ErrOutcomeUnknown) {
+				// Sent, but no answer: the vault may hold it. Not a failure
+				// to act on blindly: the next run asks the vault.
+				ev.Action = fmt.Sprintf("import of %s (byok.export event %d) into %s was sent, but its outcome is unknown", p.Spec.Name, p.Seq, vault)
+				ev.Result = bounded("unknown: " + ierr.Error())
+			}
 			if res != nil && (res.Mismatch || res.KCVMismatch) {
 				o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyCheck: res.PublicKeyCheck, MatchReason: res.MatchReason, Mismatch: true}
 				if p.Spec.Kty == "oct-HSM" {

@@ -663,3 +663,29 @@ func TestHostileImportCeremonyRecordsFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileLookupRecorded: a hostile answer to the look-up that comes
+// before an import (does the vault already hold the key?) is recorded as
+// a failure too, and nothing is imported.
+func TestHostileLookupRecorded(t *testing.T) {
+	dir, trust := hostileCeremony(t)
+	e := newHostile(t, 30*time.Minute, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.WriteHeader(http.StatusOK)
+		stream(w, `{"key":{"kid":"`, make(chan int64, 1))
+	})
+	_, err := e.client.ImportCeremony(ctx(t), dir, e.vault, trust)
+	if !errors.Is(err, ErrResponseTooLarge) || strings.Contains(err.Error(), "recording") {
+		t.Fatalf("err = %v", err)
+	}
+	if e.h.count(http.MethodPut) != 0 {
+		t.Error("imported after a failed look-up")
+	}
+	rep, verr := transcripts.Verify(dir, trust)
+	if verr != nil {
+		t.Fatal(verr)
+	}
+	last := rep.Events[len(rep.Events)-1]
+	if last.Step != StepImport || !strings.HasPrefix(last.Result, "failed: ") || !strings.Contains(last.Action, "looking for app") {
+		t.Fatalf("last event %s %q %q", last.Step, last.Action, last.Result)
+	}
+}
