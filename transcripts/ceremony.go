@@ -54,6 +54,8 @@ type Options struct {
 	Operator string           // actor name when an event leaves it empty (default: the login name)
 	Role     string           // role of the package's own open/aborted records (default "operator"; the uploader passes "uploader")
 	SelfTest string           // the start-up known-answer tests this process passed, added to each event as the param self_test (default: internal/buildinfo's, with the default Tool)
+
+	signing bool // Sign's own open: Sign removes and reports what an interrupted sign left (see removeSignTemps)
 }
 
 // Recovery says what Open found and closed after a crash.
@@ -286,6 +288,13 @@ func (c *Ceremony) recover(ch *chain) error {
 			}
 			rec.RemovedTemp = append(rec.RemovedTemp, n)
 		}
+	}
+	if !c.opts.signing {
+		signTemps, err := removeSignTemps(c.dir)
+		if err != nil {
+			return err
+		}
+		rec.RemovedTemp = append(rec.RemovedTemp, signTemps...)
 	}
 	if len(rec.Torn) == 0 && len(orphans) == 0 && len(rec.RemovedTemp) == 0 {
 		return nil

@@ -75,6 +75,15 @@
 // digest. Nothing is ever truncated or silently dropped; an unparsable line
 // is accepted only when the aborted record right after it names it.
 //
+// A sign killed part-way can leave a temporary signature file
+// (signatures/.SIZE-KEYID.note.tmp-N, or .dsse.json), or a note without its
+// DSSE file. [Verify] reports these as [ErrInterruptedSign], not tampering.
+// The next [Sign] removes the temporary files (keyrite's own naming only)
+// and reports them without recording anything, since a signature is not
+// part of the transcript and an aborted record would change the state that
+// co-signers sign; the same key signing the same state again completes the
+// note's pair. Any other [Open] removes them too, in its aborted record.
+//
 // # Checkpoints and signatures
 //
 // Every line (torn ones included) is a leaf of an RFC 6962 Merkle tree

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"github.com/keyrite/keyrite/internal/fsx"
 )
@@ -23,6 +24,11 @@ type SignResult struct {
 	NoteFile    string        `json:"note_file"`
 	DSSEFile    string        `json:"dsse_file"`
 	Recovered   *Recovery     `json:"recovered,omitempty"` // set if opening closed an interrupted step first
+	// RemovedTemp lists the temporary files an interrupted sign left in
+	// signatures/, removed before signing. A signature file is not part of
+	// the transcript, so this is reported, not recorded: an aborted record
+	// would change the state every co-signer has to sign.
+	RemovedTemp []string `json:"removed_temp,omitempty"`
 }
 
 // ErrAlreadySigned: this key already signed this state.
@@ -31,10 +37,14 @@ var ErrAlreadySigned = errors.New("transcripts: this key already signed this sta
 // Sign signs the current state of the ceremony in dir with s, claiming role
 // (e.g. "operator", "witness", "custodian"; the trust file decides what a key
 // counts as). It opens the ceremony (closing an interrupted step with an
-// aborted record first), refuses a directory that does not verify, then
-// writes signatures/SIZE-KEYID.note (a C2SP signed note over the
-// tlog-checkpoint) and signatures/SIZE-KEYID.dsse.json (a DSSE envelope over
-// the in-toto statement for the same state), each atomically.
+// aborted record first), removes what an interrupted sign left (temporary
+// files of keyrite's own naming in signatures/, listed in RemovedTemp),
+// refuses a directory that does not verify, then writes
+// signatures/SIZE-KEYID.note (a C2SP signed note over the tlog-checkpoint)
+// and signatures/SIZE-KEYID.dsse.json (a DSSE envelope over the in-toto
+// statement for the same state), each atomically. A note whose DSSE file an
+// interrupted sign never wrote is completed by the same key signing the same
+// state again.
 func Sign(dir string, s *Signer, role string) (*SignResult, error) {
 	return SignWith(dir, s, role, Options{})
 }
@@ -47,18 +57,27 @@ func SignWith(dir string, s *Signer, role string, opts Options) (*SignResult, er
 	if _, err := os.Stat(filepath.Join(dir, TranscriptFile)); err != nil {
 		return nil, fmt.Errorf("transcripts: %s is not a ceremony directory: %w", dir, err)
 	}
+	opts.signing = true
 	c, err := OpenWith(dir, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
+	// Under the ceremony's lock no other sign is writing: any temporary
+	// signature file is a leftover.
+	removed, err := removeSignTemps(dir)
+	if err != nil {
+		return nil, err
+	}
 	base := fmt.Sprintf("%d-%s", c.Size(), keyIDHex(s.KeyHash()))
 	notePath := filepath.Join(SignaturesDir, base+".note")
 	dssePath := filepath.Join(SignaturesDir, base+".dsse.json")
 	if rep, err := Verify(dir, nil); err != nil {
-		// The one problem Sign repairs: its own interrupted signature.
+		// What Sign signs over: its own interrupted signature (completed
+		// below), and what other signers' interrupted signs left (theirs to
+		// complete); nothing else.
 		for _, p := range rep.Problems {
-			if p.File != notePath {
+			if p.File != notePath && !errors.Is(p.Err(), ErrInterruptedSign) {
 				return nil, fmt.Errorf("transcripts: refusing to sign a ceremony that does not verify: %w", err)
 			}
 		}
@@ -121,8 +140,48 @@ func SignWith(dir string, s *Signer, role string, opts Options) (*SignResult, er
 	return &SignResult{
 		Checkpoint: ref, Text: string(text), Words: rootWords(ref.RootHash),
 		Signer: s.Name(), Role: role, KeyID: keyIDHex(s.KeyHash()), KeyType: s.KeyType(), VerifierKey: s.VerifierKey(),
-		NoteFile: notePath, DSSEFile: dssePath, Recovered: c.Recovered(),
+		NoteFile: notePath, DSSEFile: dssePath, Recovered: c.Recovered(), RemovedTemp: removed,
 	}, nil
+}
+
+// signTempRE matches the temporary files fsx.WriteNew makes beside Sign's
+// outputs: "." + SIZE-KEYID.note or SIZE-KEYID.dsse.json + ".tmp-" +
+// os.CreateTemp's random digits. Only these are removed as leftovers.
+var signTempRE = regexp.MustCompile(`^\.[1-9][0-9]{0,17}-[0-9a-f]{8}\.(note|dsse\.json)\.tmp-[0-9]+$`)
+
+func isSignTemp(name string) bool { return signTempRE.MatchString(name) }
+
+// removeSignTemps removes from dir's signatures directory the temporary
+// files a sign killed part-way left (between writing a signature file and
+// linking it into place), and returns their paths inside dir. The caller
+// holds the ceremony's lock, so no sign is writing them now. Only regular
+// files of keyrite's own naming are removed; anything else is left for
+// Verify to report.
+func removeSignTemps(dir string) ([]string, error) {
+	sdir := filepath.Join(dir, SignaturesDir)
+	names, err := listDir(sdir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, n := range names {
+		if !isSignTemp(n) {
+			continue
+		}
+		if st, err := os.Lstat(filepath.Join(sdir, n)); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(sdir, n)); err != nil {
+			return nil, fmt.Errorf("transcripts: removing what an interrupted sign left: %w", err)
+		}
+		removed = append(removed, filepath.Join(SignaturesDir, n))
+	}
+	if len(removed) > 0 {
+		if err := fsx.SyncDir(sdir); err != nil {
+			return nil, fmt.Errorf("transcripts: %w", err)
+		}
+	}
+	return removed, nil
 }
 
 func signedBy(r *Report, size int64, vkey string) bool {

@@ -29,6 +29,14 @@ var ErrVerify = errors.New("transcripts: verification failed")
 // Match it with errors.Is on [Problem.Err] or on the error Verify returns.
 var ErrPolicyNotMet = errors.New("transcripts: trust policy not met")
 
+// ErrInterruptedSign marks what a sign killed part-way leaves: a temporary
+// signature file of keyrite's own naming, or a note of the current state
+// whose DSSE file was never written. Nothing was tampered with: signing
+// again (`keyrite transcript sign`, or Sign) removes the temporary file, and
+// the same key signing the same state completes the pair. Match it with
+// errors.Is on [Problem.Err].
+var ErrInterruptedSign = errors.New("transcripts: left by an interrupted sign")
+
 // ErrSignerName is wrapped by a [SignerNameError].
 var ErrSignerName = errors.New("transcripts: signed under another name than the trust file's")
 
@@ -72,8 +80,8 @@ type Problem struct {
 }
 
 // Err is the problem's kind for errors.Is and errors.As: [ErrPolicyNotMet],
-// a [*SignerNameError], or nil for the others (a broken or changed
-// transcript, artifact or signature).
+// a [*SignerNameError], [ErrInterruptedSign], or nil for the others (a
+// broken or changed transcript, artifact or signature).
 func (p Problem) Err() error { return p.err }
 
 func (p Problem) String() string {
@@ -416,8 +424,13 @@ func checkSignatures(r *Report, dir string, ch *chain, good int64, trust *Trust,
 	for _, n := range names {
 		path := filepath.Join(SignaturesDir, n)
 		m := sigFileRE.FindStringSubmatch(n)
+		if m == nil && isSignTemp(n) {
+			add(Problem{File: path, Interrupted: true, err: ErrInterruptedSign,
+				Message: "temporary file of an interrupted sign (stopped before the signature file was linked into place); signing again removes it"})
+			continue
+		}
 		if m == nil {
-			add(Problem{File: path, Interrupted: isTemp(n), Message: "not a signature file (want SIZE-KEYID.note or SIZE-KEYID.dsse.json)"})
+			add(Problem{File: path, Message: "not a signature file (want SIZE-KEYID.note or SIZE-KEYID.dsse.json)"})
 			continue
 		}
 		k := m[1] + "-" + m[2]
@@ -450,7 +463,15 @@ func checkSignatures(r *Report, dir string, ch *chain, good int64, trust *Trust,
 			if p.note == "" {
 				have, miss = p.dsse, strings.TrimSuffix(p.dsse, ".dsse.json")+".note"
 			}
-			add(Problem{File: have, Message: fmt.Sprintf("%s is missing (an interrupted sign leaves this; sign again to complete it)", miss)})
+			// Sign writes the note first: a note without its DSSE file,
+			// of the state there is now, is completed by signing again.
+			size, _ := strconv.ParseInt(strings.Split(k, "-")[0], 10, 64)
+			if p.note != "" && size == good && good == int64(len(ch.lines)) {
+				add(Problem{File: have, Interrupted: true, err: ErrInterruptedSign,
+					Message: fmt.Sprintf("%s is missing: an interrupted sign leaves this; the same key signing again completes it", miss)})
+				continue
+			}
+			add(Problem{File: have, Message: fmt.Sprintf("%s is missing: removed, or left by a sign interrupted at size %d, which signing again cannot complete now that the transcript has changed; ask its signer, then move %s out of %s", miss, size, have, SignaturesDir)})
 			continue
 		}
 		sr, ref, text, prob := checkSignature(dir, p.note, p.dsse, k, ch, good, trust)

@@ -240,6 +240,9 @@ func runTranscriptSign(e *env, args []string) error {
 	if res.Recovered != nil {
 		fmt.Fprintf(e.stderr, "keyrite: note: %s\n", res.Recovered)
 	}
+	if len(res.RemovedTemp) > 0 {
+		fmt.Fprintf(e.stderr, "keyrite: note: an interrupted sign left %s; removed\n", strings.Join(res.RemovedTemp, ", "))
+	}
 	if *asJSON {
 		return cli.PrintJSON(e.stdout, res)
 	}
@@ -362,9 +365,19 @@ func verifyFailed(dir, trustFile string, rep *transcripts.Report) error {
 	// What kinds of problem these are, by their typed errors: a trusted key
 	// signing under another name, or a policy not met, is not tampering.
 	var names []*transcripts.SignerNameError
+	// interrupted: every problem is what an interrupted step or sign left
+	// (or the policy a signature it kept from being made does not meet).
 	interrupted, policyOnly := true, true
+	signLeft, stepLeft := false, false
 	for _, p := range rep.Problems {
-		interrupted = interrupted && p.Interrupted
+		switch {
+		case errors.Is(p.Err(), transcripts.ErrInterruptedSign):
+			signLeft = true
+		case p.Interrupted:
+			stepLeft = true
+		case !errors.Is(p.Err(), transcripts.ErrPolicyNotMet):
+			interrupted = false
+		}
 		var ne *transcripts.SignerNameError
 		switch {
 		case errors.As(p.Err(), &ne):
@@ -404,8 +417,13 @@ func verifyFailed(dir, trustFile string, rep *transcripts.Report) error {
 			fmt.Sprintf("each signer runs `keyrite transcript sign %s --key KEY --trust %s` (the trust file gives the name and role)", dir, trustFile))
 	}
 	hints := []string{}
-	if interrupted {
-		hints = append(hints, fmt.Sprintf("an interrupted step left this; `keyrite transcript sign %s --key ...` or the next recorded step closes it with an explicit aborted record", dir))
+	if interrupted && (signLeft || stepLeft) {
+		if signLeft {
+			hints = append(hints, fmt.Sprintf("an interrupted `keyrite transcript sign` left this (nothing was tampered with): run `keyrite transcript sign %s --key ...` again; the leftover will be removed", dir))
+		}
+		if stepLeft {
+			hints = append(hints, fmt.Sprintf("an interrupted step left this; `keyrite transcript sign %s --key ...` or the next recorded step closes it with an explicit aborted record", dir))
+		}
 	} else {
 		hints = append(hints, "do not act on this ceremony; compare it with the copy the signers kept and find out who changed it")
 	}

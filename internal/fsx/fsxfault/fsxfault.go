@@ -6,7 +6,7 @@
 // the real one).
 //
 // fsx consults it before each of those steps; production code never sets a
-// fault, and with none set a check is one atomic load.
+// fault or a hook, and with none set a check is two atomic loads.
 package fsxfault
 
 import (
@@ -84,9 +84,23 @@ func Set(fs ...Fault) (restore func()) {
 	}
 }
 
+var hook atomic.Pointer[func(Op, string)]
+
+// SetHook makes fsx call h before each step it checks (with the step and
+// its path), before any fault applies, until restore is called: a test can
+// stop a write there, for instance to kill the process between a complete
+// temporary file and its link into place (Link), as a crash would.
+func SetHook(h func(op Op, path string)) (restore func()) {
+	hook.Store(&h)
+	return func() { hook.Store(nil) }
+}
+
 // Check is called by fsx before op on path; it returns the error the step
 // must fail with, or nil.
 func Check(op Op, path string) error {
+	if h := hook.Load(); h != nil {
+		(*h)(op, path)
+	}
 	if !active.Load() {
 		return nil
 	}
