@@ -8,6 +8,13 @@ import "errors"
 var (
 	// ErrKEK: the KEK file or key is malformed or not acceptable.
 	ErrKEK = errors.New("byok: invalid KEK")
+	// ErrKEKOps: the KEK's key_ops are not exactly ["import"] (or missing).
+	// Always wrapped together with ErrKEK.
+	ErrKEKOps = errors.New("byok: KEK key_ops are not [\"import\"]")
+	// ErrKEKType: a well-formed key that is no KEK the service makes: not
+	// RSA, or not 2048, 3072 or 4096 bits. Always wrapped together with
+	// ErrKEK.
+	ErrKEKType = errors.New("byok: not an RSA 2048/3072/4096 KEK")
 	// ErrKid: the key identifier is malformed or not an acceptable key URL.
 	ErrKid = errors.New("byok: invalid kid")
 	// ErrKidMismatch: two sources of the kid disagree.

@@ -171,13 +171,13 @@ func parseSPKI(der []byte) (*rsa.PublicKey, error) {
 	p, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
 		if alg := spkiAlgorithm(der); alg != "" {
-			return nil, fmt.Errorf("%w: public key is %s; expected RSA", ErrKEK, alg)
+			return nil, kekErrorf(ErrKEKType, "public key is %s; expected RSA", alg)
 		}
 		return nil, fmt.Errorf("%w: SubjectPublicKeyInfo is malformed or truncated", ErrKEK)
 	}
 	pub, ok := p.(*rsa.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("%w: public key is %s; expected RSA", ErrKEK, keyKind(p))
+		return nil, kekErrorf(ErrKEKType, "public key is %s; expected RSA", keyKind(p))
 	}
 	return pub, nil
 }
@@ -185,7 +185,7 @@ func parseSPKI(der []byte) (*rsa.PublicKey, error) {
 func newKEK(pub *rsa.PublicKey, source string) (*KEK, error) {
 	bits := pub.N.BitLen()
 	if !containsInt(kekBits, bits) {
-		return nil, fmt.Errorf("%w: RSA key is %d bits; expected 2048, 3072 or 4096", ErrKEK, bits)
+		return nil, kekErrorf(ErrKEKType, "RSA key is %d bits; expected 2048, 3072 or 4096", bits)
 	}
 	if pub.N.Bit(0) == 0 {
 		return nil, fmt.Errorf("%w: RSA modulus is even; not a valid RSA key", ErrKEK)
@@ -256,12 +256,12 @@ func parseKEKJSON(data []byte, kid string) (*KEK, error) {
 	case j.Kty == nil:
 		return nil, fmt.Errorf("%w: %skty is missing; expected \"RSA-HSM\"", ErrKEK, where)
 	case *j.Kty != "RSA" && *j.Kty != "RSA-HSM":
-		return nil, fmt.Errorf("%w: %skty is %q; expected \"RSA-HSM\" (or \"RSA\")", ErrKEK, where, *j.Kty)
+		return nil, kekErrorf(ErrKEKType, "%skty is %q; expected \"RSA-HSM\" (or \"RSA\")", where, *j.Kty)
 	case j.KeyOps == nil:
-		return nil, fmt.Errorf("%w: %skey_ops is missing; expected [\"import\"]", ErrKEK, where)
+		return nil, kekErrorf(ErrKEKOps, "%skey_ops is missing; expected [\"import\"]", where)
 	case len(*j.KeyOps) != 1 || (*j.KeyOps)[0] != "import":
 		ops, _ := json.Marshal(*j.KeyOps)
-		return nil, fmt.Errorf("%w: %skey_ops is %s; expected exactly [\"import\"] (a KEK may be used for nothing else)", ErrKEK, where, ops)
+		return nil, kekErrorf(ErrKEKOps, "%skey_ops is %s; expected exactly [\"import\"] (a KEK may be used for nothing else)", where, ops)
 	case j.N == nil || j.E == nil:
 		return nil, fmt.Errorf("%w: %sn or %se is missing", ErrKEK, where, where)
 	case j.Kid == nil:
@@ -344,3 +344,17 @@ func containsInt(s []int, v int) bool {
 	}
 	return false
 }
+
+// kekErrorf returns an ErrKEK error that also is kind (ErrKEKType or
+// ErrKEKOps) for errors.Is, with the message of ErrKEK's other errors.
+func kekErrorf(kind error, format string, args ...any) error {
+	return &kekError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+type kekError struct {
+	kind error
+	msg  string
+}
+
+func (e *kekError) Error() string   { return ErrKEK.Error() + ": " + e.msg }
+func (e *kekError) Unwrap() []error { return []error{ErrKEK, e.kind} }

@@ -145,3 +145,31 @@ func TestParseKEKInvalid(t *testing.T) {
 	}
 	_ = kid
 }
+
+// TestKEKErrorKinds: the refusals a hint depends on are told apart with
+// errors.Is, never by their text.
+func TestKEKErrorKinds(t *testing.T) {
+	for name, tc := range map[string]struct {
+		file string
+		kind error
+	}{
+		"ec key":    {"kek-ec-p256.pem", ErrKEKType},
+		"rsa-1024":  {"kek-rsa1024.pem", ErrKEKType},
+		"wrong ops": {"kek-wrong-ops.json", ErrKEKOps},
+		"not a key": {"kek-garbage.pem", nil},
+		"truncated": {"kek-truncated.pem", nil},
+	} {
+		_, err := ParseKEK(vec(t, tc.file), "")
+		if !errors.Is(err, ErrKEK) {
+			t.Errorf("%s: %v, want ErrKEK", name, err)
+		}
+		for _, k := range []error{ErrKEKType, ErrKEKOps} {
+			if errors.Is(err, k) != (k == tc.kind) {
+				t.Errorf("%s: errors.Is(%v) = %v", name, k, !(k == tc.kind))
+			}
+		}
+		if strings.Count(err.Error(), "byok: ") != 1 {
+			t.Errorf("%s: %q", name, err)
+		}
+	}
+}

@@ -57,16 +57,15 @@ func loadKEK(path, kid string) (*byok.KEK, error) {
 	}
 	k, err := byok.ParseKEK(data, kid)
 	if err != nil {
-		msg := err.Error()
 		var hint string
 		switch {
 		case errors.Is(err, byok.ErrKidMismatch):
 			hint = "leave out --kid (the file's kid is used), or check that the file and the kid name the same KEK version"
 		case errors.Is(err, byok.ErrKid):
 			hint = hintKid
-		case strings.Contains(msg, "key_ops"):
+		case errors.Is(err, byok.ErrKEKOps):
 			hint = hintKEKOps
-		case strings.Contains(msg, "bits; expected") || strings.Contains(msg, "expected RSA") || strings.Contains(msg, "kty is"):
+		case errors.Is(err, byok.ErrKEKType):
 			hint = hintKEKMake
 		default:
 			hint = hintKEKFile
