@@ -20,6 +20,22 @@ var (
 	ErrNoShare = errors.New("securitydomain: no share for this certificate")
 )
 
+// A ShareError says that a custodian's key did not open its share: the key
+// could not be used (a PIN, password or token problem, with its own hints
+// in Err's chain), or it is not the key the certificate names, or the share
+// was altered. Restore returns it; a drill records Err in ShareStatus.
+type ShareError struct {
+	Custodian string // how the key was given
+	Index     int    // the share's place in SharedKeys.enc_shares
+	Err       error
+}
+
+func (e *ShareError) Error() string {
+	return fmt.Sprintf("wrapping key %s: opening its share SharedKeys.enc_shares[%d]: %v", e.Custodian, e.Index, e.Err)
+}
+
+func (e *ShareError) Unwrap() error { return e.Err }
+
 // A Custodian is one custodian's wrapping key: its certificate (which names
 // its share by SHA-256 thumbprint) and its private key. Name is how the key
 // was given (a file path or a PKCS#11 URI) and is used in messages.
@@ -46,6 +62,13 @@ type ShareStatus struct {
 func (s *ShareStatus) fail(err error) {
 	s.Err = err
 	s.Error = strings.TrimPrefix(err.Error(), "securitydomain: ")
+}
+
+// failShare records that the key did not open share index: Err is the
+// key's own error, Error says which share.
+func (s *ShareStatus) failShare(index int, err error) {
+	s.Err = err
+	s.Error = fmt.Sprintf("SharedKeys.enc_shares[%d]: %s", index, strings.TrimPrefix(err.Error(), "securitydomain: "))
 }
 
 // OpenedShares holds decrypted shares. Call Wipe when done.
@@ -165,11 +188,11 @@ func (sd *SecurityDomain) OpenShares(custodians []Custodian, all bool) (*OpenedS
 			}
 			if err != nil {
 				st.X = 0
-				st.fail(fmt.Errorf("SharedKeys.enc_shares[%d]: %w", st.Index, err))
+				st.failShare(st.Index, err)
 				if !all {
 					o.Status = append(o.Status, st)
 					o.Wipe()
-					return nil, fmt.Errorf("wrapping key %s: opening its share SharedKeys.enc_shares[%d]: %w", c.Name, st.Index, err)
+					return nil, &ShareError{Custodian: c.Name, Index: st.Index, Err: err}
 				}
 			} else {
 				st.Opened = true

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/keyrite/keyrite/ceremony"
@@ -209,16 +208,11 @@ func runSDRestore(e *env, args []string) error {
 	return nil
 }
 
-// openingShare is the prefix Restore puts before a key's own error.
-var openingShare = regexp.MustCompile(`^wrapping key .*?: opening its share SharedKeys\.enc_shares\[\d+\]: `)
-
-// statusPrefix is the prefix a drill puts before a key's own error.
-var statusPrefix = regexp.MustCompile(`^SharedKeys\.enc_shares\[\d+\]: `)
-
 // restoreError adds the hint for a failed restore.
 func restoreError(err error, sdPath string) error {
 	msg := sdMsg(err)
 	var hint string
+	var share *securitydomain.ShareError
 	switch {
 	case errors.Is(err, securitydomain.ErrTooFewKeys):
 		hint = "bring at least the quorum of custodians' keys, each with --wrapping-key"
@@ -226,11 +220,11 @@ func restoreError(err error, sdPath string) error {
 		hint = "give each custodian's key once"
 	case errors.Is(err, securitydomain.ErrInsufficientShares):
 		hint = "bring keys of other custodians named in the security domain; 'keyrite sd verify' shows which keys open a share"
-	case strings.HasPrefix(msg, "wrapping key ") && strings.Contains(msg, "opening its share"):
-		if len(cli.Hints(err)) > 0 {
+	case errors.As(err, &share):
+		if len(cli.Hints(share.Err)) > 0 {
 			// The key itself could not be used (password, PIN, token):
 			// that error says it all, with its own hint.
-			return sdErrorf(err, "%s", openingShare.ReplaceAllString(msg, ""))
+			return sdErrorf(err, "%s", sdMsg(share.Err))
 		}
 		hint = "this key does not open its share: the key is not the one the certificate names, or the security domain was altered; leave it out and bring another custodian's key"
 	case errors.Is(err, securitydomain.ErrAuthentication), errors.Is(err, securitydomain.ErrShare):
@@ -294,7 +288,7 @@ func runSDVerify(e *env, args []string) error {
 	// own, with its hint, rather than a drill result.
 	for _, k := range r.Keys {
 		if k.Err != nil && len(cli.Hints(k.Err)) > 0 {
-			return sdErrorf(k.Err, "%s", statusPrefix.ReplaceAllString(sdMsg(k.Err), ""))
+			return sdErrorf(k.Err, "%s", sdMsg(k.Err))
 		}
 	}
 	if *asJSON {
