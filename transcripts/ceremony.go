@@ -3,6 +3,7 @@ package transcripts
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -94,7 +96,17 @@ type Ceremony struct {
 	origin    string
 	artifacts map[string]ArtifactRef
 	recovery  *Recovery
+
+	// Every event, and for each artifact name the event that first bound
+	// it: what a step resuming an interrupted one asks about (Recorded,
+	// BoundBy), kept from the one read of the transcript in Open.
+	entries []*Entry
+	boundBy map[string]*Entry
 }
+
+// transcriptReads counts the reads of a whole transcript.jsonl by Open, for
+// the tests that check a batch reads it once, not once per event.
+var transcriptReads atomic.Int64
 
 // testFault, when set by tests, is called at every step boundary of an
 // append: "artifact:NAME" before an artifact is written, "line" before the
@@ -151,12 +163,28 @@ func OpenWith(dir string, opts Options) (*Ceremony, error) {
 		}
 		return nil, fmt.Errorf("transcripts: locking %s: %w", dir, err)
 	}
-	c := &Ceremony{dir: dir, opts: opts, lock: lock, artifacts: map[string]ArtifactRef{}}
+	c := &Ceremony{dir: dir, opts: opts, lock: lock, artifacts: map[string]ArtifactRef{}, boundBy: map[string]*Entry{}}
 	if err := c.load(); err != nil {
 		c.Close()
 		return nil, err
 	}
+	if err := c.checkWritable(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkWritable refuses, at Open, a ceremony whose artifacts could not be
+// written (a read-only mount, a directory without write permission): a step
+// finds out before it does any work, not when it records what it did.
+func (c *Ceremony) checkWritable() error {
+	for _, d := range []string{c.dir, filepath.Join(c.dir, ArtifactsDir)} {
+		if err := unix.Access(d, unix.W_OK|unix.X_OK); err != nil {
+			return fmt.Errorf("transcripts: the ceremony directory cannot be written: %w", &fs.PathError{Op: "access", Path: d, Err: err})
+		}
+	}
+	return nil
 }
 
 // Dir is the ceremony directory.
@@ -178,6 +206,7 @@ func (c *Ceremony) Checkpoint() CheckpointRef {
 
 func (c *Ceremony) load() error {
 	path := filepath.Join(c.dir, TranscriptFile)
+	transcriptReads.Add(1)
 	data, err := readFile(path, MaxTranscriptSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Only an empty directory (or one holding just the artifacts
@@ -216,10 +245,9 @@ func (c *Ceremony) load() error {
 	if len(ch.lines) > 0 {
 		c.prev = lineHash(ch.lines[len(ch.lines)-1])
 	}
+	c.entries = ch.entries
 	for _, e := range ch.entries {
-		for _, r := range append(append([]ArtifactRef(nil), e.Inputs...), e.Outputs...) {
-			c.artifacts[r.Name] = r
-		}
+		c.bind(e)
 	}
 	c.f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -478,24 +506,87 @@ func (c *Ceremony) append(ev Event, torn []TornLine) error {
 		c.Close()
 		return fmt.Errorf("transcripts: appending to %s: %w", TranscriptFile, err)
 	}
+	// The file's fsync makes the line durable; its directory entry does
+	// not change (create and Open fsynced it), so no directory fsync.
 	if err := c.f.Sync(); err != nil {
 		c.Close()
 		return fmt.Errorf("transcripts: syncing %s: %w", TranscriptFile, err)
-	}
-	if err := fsx.SyncDir(c.dir); err != nil {
-		c.Close()
-		return fmt.Errorf("transcripts: %w", err)
 	}
 	fault("synced", c.f, nil)
 	c.seq++
 	c.lines++
 	c.prev = lineHash(line)
 	c.leaves = append(c.leaves, tlog.RecordHash(line))
-	for n, r := range seen {
-		c.artifacts[n] = r
-	}
+	e.Line = c.lines
+	c.entries = append(c.entries, e)
+	c.bind(e)
 	return nil
 }
+
+// bind notes the artifacts e records.
+func (c *Ceremony) bind(e *Entry) {
+	for _, list := range [][]ArtifactRef{e.Inputs, e.Outputs} {
+		for _, r := range list {
+			c.artifacts[r.Name] = r
+			if _, ok := c.boundBy[r.Name]; !ok {
+				c.boundBy[r.Name] = e
+			}
+		}
+	}
+}
+
+// Recorded returns the events recorded with the given step, oldest first:
+// what a step asks before it acts, to resume an interrupted run of itself
+// rather than record its work twice. They are read from the transcript Open
+// read (and what was recorded since), not read again.
+func (c *Ceremony) Recorded(step string) []Entry {
+	var out []Entry
+	for _, e := range c.entries {
+		if e.Step == step {
+			out = append(out, *e)
+		}
+	}
+	return out
+}
+
+// BoundBy returns the event that first recorded an artifact named name, as
+// an input or an output, and whether there is one.
+func (c *Ceremony) BoundBy(name string) (Entry, bool) {
+	e, ok := c.boundBy[name]
+	if !ok {
+		return Entry{}, false
+	}
+	return *e, true
+}
+
+// ReadArtifact reads a recorded artifact, checking it against the size and
+// SHA-256 its event recorded.
+func (c *Ceremony) ReadArtifact(name string) ([]byte, error) {
+	ref, ok := c.artifacts[name]
+	if !ok {
+		return nil, fmt.Errorf("transcripts: no artifact %q is recorded", name)
+	}
+	path := filepath.Join(c.dir, ArtifactsDir, name)
+	data, err := readFile(path, ref.Size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, errors.Unwrap(err))
+	}
+	if sum := sha256.Sum256(data); int64(len(data)) != ref.Size || hex.EncodeToString(sum[:]) != ref.SHA256 {
+		return nil, fmt.Errorf("%w: %s no longer matches its recorded sha256 %s", ErrCorrupt, path, ref.SHA256)
+	}
+	return data, nil
+}
+
+// CheckEvent checks ev as Record does, without recording it: a step that
+// must be refused before it does any work (an output name the transcript
+// would refuse, a parameter it cannot keep) checks the event it will record,
+// with placeholder artifact contents where the real ones are not made yet.
+func CheckEvent(ev Event) error { return checkEvent(&ev, false) }
+
+// CheckArtifactName checks a name as Record checks an artifact's: a plain
+// file name of 1 to 128 characters from A-Z a-z 0-9 . _ -, not starting
+// with a dot.
+func CheckArtifactName(name string) error { return checkName(name) }
 
 func (c *Ceremony) endsWithNewline() bool {
 	st, err := c.f.Stat()
