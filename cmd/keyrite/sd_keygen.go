@@ -53,7 +53,9 @@ builds it.
                        wrap_<i>.pem            custodian i's private key (rehearsals only)
                        custodians.txt          each custodian's key: file or PKCS#11 URI
                        download_request.json   the body for POST /securitydomain/download
-  --ceremony DIR     record the step, the certificates and the request in DIR's transcript
+  --ceremony DIR     record the step, the certificates and the request in DIR's transcript;
+                     checked before any key is made, and recorded before --out-dir is
+                     written (if it cannot be recorded, nothing is written)
   --json             print one JSON object describing the result
 
 Next: download the security domain with the certificates, e.g.
@@ -62,14 +64,15 @@ or keyrite-uploader sd download --hsm URL --cert DIR/wrap_0.cer --cert ... --quo
 `
 
 type keygenCustodian struct {
-	Index  int    `json:"index"`
-	Key    string `json:"key"` // PEM file or PKCS#11 URI of the private key
-	Cert   string `json:"cert"`
-	X5T256 string `json:"x5t_256"`
-	Words  string `json:"cert_words"`
-	Token  string `json:"token,omitempty"`
-	cert   *x509.Certificate
-	keyPEM []byte
+	Index   int    `json:"index"`
+	Key     string `json:"key"` // PEM file or PKCS#11 URI of the private key
+	Cert    string `json:"cert"`
+	X5T256  string `json:"x5t_256"`
+	Words   string `json:"cert_words"`
+	Token   string `json:"token,omitempty"`
+	cert    *x509.Certificate
+	certPEM []byte
+	keyPEM  []byte
 }
 
 func runSDKeygen(e *env, args []string) error {
@@ -115,12 +118,31 @@ func runSDKeygen(e *env, args []string) error {
 		return cli.WithHint(fmt.Errorf("output directory %s already exists", *outDir), "keyrite never overwrites: choose a new --out-dir")
 	}
 
-	var cs []*keygenCustodian
+	onTokens := len(tokens) > 0
 	loader := newCustodianLoader(nil, pin, loginOptions(e, *finalTry))
 	defer loader.Close()
+	// Every token is found (no PIN yet), then, with --ceremony, the step is
+	// checked and the ceremony held open: nothing is generated that could
+	// not be recorded.
+	var plans []tokenPlan
+	if onTokens {
+		var err error
+		if plans, err = planTokens(loader, tokens); err != nil {
+			return err
+		}
+	}
+	var cer *transcripts.Ceremony
+	if *ceremony != "" {
+		var err error
+		if cer, err = openKeygenCeremony(*ceremony, previewKeygen(*n, *outDir, *label, plans), *m, *size, onTokens, loader); err != nil {
+			return err
+		}
+		defer cer.Close()
+	}
+	var cs []*keygenCustodian
 	var err error
-	if len(tokens) > 0 {
-		cs, err = keygenOnTokens(loader, tokens, *size, *label)
+	if onTokens {
+		cs, err = keygenOnTokens(plans, *size, *label)
 	} else {
 		cs, err = keygenSoftware(*n, *size, *label)
 	}
@@ -158,7 +180,7 @@ func runSDKeygen(e *env, args []string) error {
 	for _, c := range cs {
 		certName := fmt.Sprintf("wrap_%d.cer", c.Index)
 		c.Cert = filepath.Join(*outDir, certName)
-		if err := fsx.WriteNew(filepath.Join(tmp, certName), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}), 0o644); err != nil {
+		if err := fsx.WriteNew(filepath.Join(tmp, certName), c.certPEM, 0o644); err != nil {
 			return fmt.Errorf("writing %s: %v", c.Cert, err)
 		}
 		if c.keyPEM != nil {
@@ -179,7 +201,21 @@ func runSDKeygen(e *env, args []string) error {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
 	}
+	// The step is recorded before the outputs are published: if it cannot
+	// be, nothing is left at --out-dir.
+	if cer != nil {
+		if err := cer.Record(keygenEvent(cs, req, *m, *size, onTokens, loader)); err != nil {
+			return keygenRecordError(*ceremony, *outDir, cs, onTokens, err)
+		}
+	}
 	if err := fsx.CommitDir(tmp, *outDir); err != nil {
+		if cer != nil {
+			// Recorded: the outputs are whole in tmp, and the only copy of
+			// the rehearsal keys; keep them.
+			committed = true
+			return cli.WithHint(fmt.Errorf("the step is recorded in ceremony %s, but %s could not be written: %v; the outputs are complete in %s", *ceremony, *outDir, err, tmp),
+				fmt.Sprintf("move %s to %s (mv), then go on; do not generate new keys", tmp, *outDir))
+		}
 		if errors.Is(err, fs.ErrExist) {
 			return cli.WithHint(fmt.Errorf("output directory %s already exists", *outDir), "keyrite never overwrites: choose a new --out-dir")
 		}
@@ -188,12 +224,6 @@ func runSDKeygen(e *env, args []string) error {
 	committed = true
 	fp := words.Sum(req)
 
-	if *ceremony != "" {
-		if err := recordKeygen(*ceremony, cs, req, *m, *size, len(tokens) > 0, loader); err != nil {
-			return cli.WithHint(fmt.Errorf("recording the step in ceremony %s: %v (the keys and %s were made)", *ceremony, err, *outDir),
-				"fix the ceremony directory, then record the certificates and download request by hand; do not generate new keys")
-		}
-	}
 	if *asJSON {
 		return cli.PrintJSON(e.stdout, struct {
 			OutDir          string             `json:"out_dir"`
@@ -204,11 +234,11 @@ func runSDKeygen(e *env, args []string) error {
 			DownloadRequest string             `json:"download_request"`
 			SHA256          string             `json:"download_request_sha256"`
 			Words           string             `json:"download_request_words"`
-		}{*outDir, cs, *m, *size, len(tokens) > 0, filepath.Join(*outDir, "download_request.json"), fp.Hex(), fp.Words()})
+		}{*outDir, cs, *m, *size, onTokens, filepath.Join(*outDir, "download_request.json"), fp.Hex(), fp.Words()})
 	}
 	w := e.stdout
 	where := "software keys (REHEARSAL ONLY: private keys are files)"
-	if len(tokens) > 0 {
+	if onTokens {
 		where = "keys generated on the custodians' tokens (never extractable)"
 	}
 	fmt.Fprintf(w, "%d custodians, quorum %d, RSA-%d, %s\n", len(cs), *m, *size, where)
@@ -225,7 +255,24 @@ func runSDKeygen(e *env, args []string) error {
 }
 
 func describeCustodian(i int, cert *x509.Certificate) *keygenCustodian {
-	return &keygenCustodian{Index: i, cert: cert, X5T256: securitydomain.X5T256(cert), Words: words.Sum(cert.Raw).Short()}
+	return &keygenCustodian{Index: i, cert: cert, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
+		X5T256: securitydomain.X5T256(cert), Words: words.Sum(cert.Raw).Short()}
+}
+
+// tokenKeyLabel is the label of custodian i's new key: the URI's object=,
+// else PREFIX-<i+1>.
+func tokenKeyLabel(u *hsm.URI, prefix string, i int) string {
+	if u.Object != "" {
+		return u.Object
+	}
+	return fmt.Sprintf("%s-%d", prefix, i+1)
+}
+
+// tokenKeyURI names the new private key on the token u names.
+func tokenKeyURI(u *hsm.URI, label string, id []byte) string {
+	ku := *u
+	ku.Object, ku.ID, ku.Type = label, id, "private"
+	return ku.String()
 }
 
 func keygenSoftware(n, size int, label string) ([]*keygenCustodian, error) {
@@ -251,16 +298,17 @@ func keygenSoftware(n, size int, label string) ([]*keygenCustodian, error) {
 	return cs, nil
 }
 
-// keygenOnTokens checks every token first (URIs, modules, tokens present and
-// distinct) without asking any PIN, then, token by token, asks the PIN,
-// generates the key pair, signs and stores the certificate and makes the key
-// decrypt-only.
-func keygenOnTokens(l *custodian.Loader, uris []string, size int, label string) ([]*keygenCustodian, error) {
-	type plan struct {
-		u   *hsm.URI
-		tok *custodian.Token
-	}
-	var plans []plan
+// tokenPlan is one custodian's token, found and checked before any PIN is
+// asked for.
+type tokenPlan struct {
+	u   *hsm.URI
+	tok *custodian.Token
+}
+
+// planTokens checks every token (URIs, modules, tokens present and
+// distinct) without asking any PIN.
+func planTokens(l *custodian.Loader, uris []string) ([]tokenPlan, error) {
+	var plans []tokenPlan
 	for i, s := range uris {
 		u, err := hsm.ParseURI(s)
 		if err != nil {
@@ -281,8 +329,14 @@ func keygenOnTokens(l *custodian.Loader, uris []string, size int, label string) 
 				return nil, cli.WithHint(cli.Usagef("--token %d and --token %d name the same token %q", j+1, i+1, tok.Label()), "one custodian, one token: each custodian's key must live on their own card")
 			}
 		}
-		plans = append(plans, plan{u, tok})
+		plans = append(plans, tokenPlan{u, tok})
 	}
+	return plans, nil
+}
+
+// keygenOnTokens, token by token, asks the PIN, generates the key pair,
+// signs and stores the certificate and makes the key decrypt-only.
+func keygenOnTokens(plans []tokenPlan, size int, label string) ([]*keygenCustodian, error) {
 	var cs []*keygenCustodian
 	var made []string
 	fail := func(err error) error {
@@ -296,10 +350,7 @@ func keygenOnTokens(l *custodian.Loader, uris []string, size int, label string) 
 		if err := p.tok.Login(); err != nil {
 			return nil, fail(custodianError(err, true))
 		}
-		keyLabel := p.u.Object
-		if keyLabel == "" {
-			keyLabel = fmt.Sprintf("%s-%d", label, i+1)
-		}
+		keyLabel := tokenKeyLabel(p.u, label, i)
 		id := make([]byte, 16)
 		rand.Read(id)
 		s := p.tok.Session()
@@ -319,16 +370,15 @@ func keygenOnTokens(l *custodian.Loader, uris []string, size int, label string) 
 			return nil, fail(sdErrorf(err, "token %q: %s", s.Token().Label, sdMsg(err)))
 		}
 		c := describeCustodian(i, cert)
-		ku := *p.u
-		ku.Object, ku.ID, ku.Type = keyLabel, id, "private"
-		c.Key = ku.String()
+		c.Key = tokenKeyURI(p.u, keyLabel, id)
 		c.Token = s.Token().Label
 		cs = append(cs, c)
 	}
 	return cs, nil
 }
 
-func recordKeygen(dir string, cs []*keygenCustodian, req []byte, m, size int, onTokens bool, l *custodian.Loader) error {
+// keygenEvent is the step as the transcript records it.
+func keygenEvent(cs []*keygenCustodian, req []byte, m, size int, onTokens bool, l *custodian.Loader) transcripts.Event {
 	ev := transcripts.Event{
 		Step:    "sd.keygen",
 		Action:  fmt.Sprintf("generated %d security-domain custodian keys (RSA-%d, quorum %d) and the download request", len(cs), size, m),
@@ -347,8 +397,7 @@ func recordKeygen(dir string, cs []*keygenCustodian, req []byte, m, size int, on
 		ev.Deviations = []string{"rehearsal: custodian private keys generated in software and written as PEM files"}
 	}
 	for _, c := range cs {
-		ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(fmt.Sprintf("wrap_%d.cer", c.Index), transcripts.KindCertificate,
-			pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})))
+		ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(fmt.Sprintf("wrap_%d.cer", c.Index), transcripts.KindCertificate, c.certPEM))
 		v := c.X5T256 + " " + c.Key
 		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("custodian_%d", c.Index), Value: v})
 	}
@@ -357,5 +406,63 @@ func recordKeygen(dir string, cs []*keygenCustodian, req []byte, m, size int, on
 	for i, t := range all {
 		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("token_%d", i), Value: t})
 	}
-	return transcripts.RecordStep(dir, ev)
+	return ev
+}
+
+// previewKeygen stands in for the n custodians before their keys exist:
+// the names and parameters the step will record, with placeholder
+// certificates and thumbprints, for the check before any key is made.
+func previewKeygen(n int, outDir, label string, plans []tokenPlan) []*keygenCustodian {
+	var cs []*keygenCustodian
+	for i := range n {
+		c := &keygenCustodian{Index: i, certPEM: []byte("placeholder certificate"), X5T256: strings.Repeat("x", 43)}
+		if i < len(plans) {
+			c.Key = tokenKeyURI(plans[i].u, tokenKeyLabel(plans[i].u, label, i), make([]byte, 16))
+		} else {
+			c.Key = filepath.Join(outDir, fmt.Sprintf("wrap_%d.pem", i))
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// openKeygenCeremony opens (and locks) the ceremony before any key is made,
+// and checks that the step could be recorded there: its event, with the
+// preview's stand-ins, passes the transcript's checks, and no output name
+// is recorded already (a second keygen into one ceremony).
+func openKeygenCeremony(dir string, preview []*keygenCustodian, m, size int, onTokens bool, l *custodian.Loader) (*transcripts.Ceremony, error) {
+	const hint = "nothing was generated"
+	ev := keygenEvent(preview, []byte("placeholder request"), m, size, onTokens, l)
+	if err := transcripts.CheckEvent(ev); err != nil {
+		return nil, cli.WithHint(&cliError{msg: fmt.Sprintf("ceremony %s could not record this step: %s", dir, strings.ReplaceAll(err.Error(), "transcripts: ", "")), err: err}, hint)
+	}
+	c, err := transcripts.Open(dir)
+	if err != nil {
+		return nil, cli.WithHint(transcriptErr(dir, err), hint)
+	}
+	for _, a := range ev.Outputs {
+		if e, ok := c.BoundBy(a.Name); ok {
+			c.Close()
+			return nil, cli.WithHint(fmt.Errorf("ceremony %s already records %s (event %d, %s): one activation per ceremony", dir, a.Name, e.Seq, e.Step),
+				"record this keygen in a new ceremony directory; "+hint)
+		}
+	}
+	return c, nil
+}
+
+// keygenRecordError is a failure to record the step after the keys were
+// made: the outputs were not published.
+func keygenRecordError(dir, outDir string, cs []*keygenCustodian, onTokens bool, err error) error {
+	msg := fmt.Sprintf("recording the step in ceremony %s: %s; nothing was written to %s", dir, strings.ReplaceAll(err.Error(), "transcripts: ", ""), outDir)
+	if !onTokens {
+		return cli.WithHint(&cliError{msg: msg + " (the software keys were discarded)", err: err},
+			"fix the ceremony directory (`keyrite transcript verify "+dir+"` shows its problems), then run keygen again")
+	}
+	var keys []string
+	for _, c := range cs {
+		keys = append(keys, c.Key)
+	}
+	return cli.WithHint(&cliError{msg: msg, err: err},
+		"the keys and certificates generated on the tokens remain there: "+strings.Join(keys, ", "),
+		"remove them from the tokens (or use new labels), fix the ceremony directory, then run keygen again")
 }
