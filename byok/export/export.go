@@ -20,16 +20,42 @@
 // the next key, and read back: the bytes compared, the file parsed, its
 // kid, ciphertext and generator compared with what was meant, and its
 // ciphertext length checked against the KEK size and the target type
-// ([byok.CheckCiphertextLen]). A single Request.Out is written with
-// fsx.WriteNew; a batch goes into a temporary directory beside
-// Request.OutDir committed whole (fsx.CommitDir) only when every file
-// checked out, so a failed batch leaves nothing behind.
+// ([byok.CheckCiphertextLen]). Files go into a staging directory beside
+// the output (".OUT.tmp-N", locked while the run lives) and are published
+// only when every key is done: a batch directory whole (fsx.CommitDir), a
+// single Request.Out moved into place the same way. A failed or killed run
+// publishes nothing.
+//
+// # The ceremony
 //
 // With Request.CeremonyDir set, one "byok.export" event per key is
 // recorded (specs/transcripts.md): the KEK as input; the .byok and, for RSA
 // and EC keys, the target's public key (so the uploader can check that the
 // service imported this key) as outputs; the mechanism, pre-flight result,
 // deviations and the HSM's module and token.
+//
+// The ceremony is opened once per run, and locked, before any HSM session
+// or wrap: a second run into the same ceremony is refused at once
+// ([transcripts.ErrBusy]), having done nothing. Every event's names and
+// parameters are checked as the transcript will check them before any key
+// is wrapped (an output name with a space, a non-ASCII letter or a leading
+// dot is refused then, not after the export), and so is that the ceremony
+// can be written. Each key is recorded as soon as its file is read back,
+// and the output is published after the last event: whenever a run is
+// killed, every published .byok is recorded, and the ceremony verifies
+// (what a kill leaves inside it, a torn last line or an artifact no event
+// binds, is what the next Open closes with an aborted record).
+//
+// Running the same export again resumes it: a key whose .byok name the
+// ceremony records for the same source, KEK, name and key_ops (and, for a
+// key file, the same public key or KCV) is not wrapped again; its recorded
+// .byok goes into the output. The others are exported and recorded. If the
+// output exists and holds exactly the recorded files of every key, there
+// is nothing to do. An output name the ceremony records for anything else
+// is refused before any work. Staging directories that killed runs left
+// for the same output are removed first (a live run's lock keeps its own),
+// reported through Request.Notify and recorded as a "byok.export.cleanup"
+// event saying how many of their files the ceremony records.
 //
 // # Key check values
 //
@@ -56,7 +82,10 @@
 package export
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"slices"
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/hsm"
@@ -109,8 +138,12 @@ type Request struct {
 	// the operator).
 	Actor transcripts.Actor
 	// Progress, when set, is called after each key is wrapped, with the
-	// number wrapped so far and the total.
+	// number wrapped (or resumed from the ceremony) so far and the total.
 	Progress func(done, total int)
+	// Notify, when set, is called with what the run found and did before
+	// it began: an interrupted step the ceremony closed, an interrupted
+	// run's staging directory removed, an output already complete.
+	Notify func(note string)
 	// Rand is the randomness for software wraps (nil: crypto/rand.Reader).
 	// An HSM wrap uses the HSM's.
 	Rand io.Reader
@@ -133,8 +166,14 @@ type Options struct {
 type Result struct {
 	Kid  string
 	Keys []KeyResult
-	// HSM is the module and token used, or nil when no key was on an HSM.
+	// HSM is the module and token used, or nil when no key was on an HSM
+	// (or every HSM key was resumed from the ceremony).
 	HSM *HSMInfo
+	// AlreadyDone reports that the output already held exactly the
+	// recorded .byok of every key: nothing was done.
+	AlreadyDone bool
+	// Notes are what Request.Notify was called with.
+	Notes []string
 }
 
 // A KeyResult describes one exported key and its .byok file. Its JSON form
@@ -165,6 +204,12 @@ type KeyResult struct {
 	// does not allow CKA_ENCRYPT"). Both are empty for RSA and EC keys.
 	KCV     string `json:"kcv,omitempty"`
 	KCVNote string `json:"kcv_note,omitempty"`
+	// Seq is the seq of the byok.export event recording the key, with a
+	// ceremony. Resumed says that an earlier, interrupted run of the same
+	// export recorded it: it was not wrapped again, and Blob is the
+	// recorded .byok (Preflight and Attributes are then nil).
+	Seq     int64 `json:"seq,omitempty"`
+	Resumed bool  `json:"resumed,omitempty"`
 
 	// Blob is the .byok file as written.
 	Blob []byte `json:"-"`
@@ -192,24 +237,45 @@ type Attributes struct {
 	WrapWithTrusted  bool   `json:"wrap_with_trusted"`
 }
 
-// Run exports the request's keys: it validates everything, wraps every
-// key, writes and reads back every .byok file, and records the step. On
-// error, a batch leaves no output directory; a single Out is written only
-// when its key was exported and its file read back.
+// Run exports the request's keys: it validates everything, opens the
+// ceremony, wraps every key not already recorded, writes, reads back and
+// records every .byok file, and publishes them. On error nothing is
+// published; with a ceremony, the keys recorded before the error stay
+// recorded, and running the same request again resumes from them.
 func Run(req Request) (*Result, error) {
 	r := &run{req: req}
 	defer r.wipe()
 	if err := r.plan(); err != nil {
 		return nil, err
 	}
-	if err := r.exportAll(); err != nil {
+	defer r.end()
+	if err := r.begin(); err != nil {
 		return nil, err
 	}
-	res := r.result()
-	if req.CeremonyDir != "" {
-		if err := record(req, res); err != nil {
-			return nil, err
+	if !r.complete {
+		if err := r.exportAll(); err != nil {
+			return nil, r.resumable(err)
 		}
 	}
+	res := r.result()
+	res.Notes = r.notes
 	return res, nil
+}
+
+// resumable adds to an error after keys were recorded that a re-run
+// resumes.
+func (r *run) resumable(err error) error {
+	n := r.recorded.Load()
+	if n == 0 {
+		return err
+	}
+	hint := fmt.Sprintf("%d key(s) were recorded in ceremony %s before this failed; nothing was published: once the cause is fixed, run the same command again to export the rest", n, r.req.CeremonyDir)
+	var e *Error
+	if errors.As(err, &e) {
+		if !slices.Contains(e.Hint, hint) {
+			e.Hint = append(e.Hint, hint)
+		}
+		return e
+	}
+	return &Error{Msg: err.Error(), Hint: []string{hint}, Err: err}
 }

@@ -28,7 +28,7 @@ const (
 	kvKid   = "https://keyrite-test.vault.azure.net/keys/kek-rsa2048/07a6ce20546664152745a2aeb55dc57a"
 )
 
-func kek(t *testing.T, kid string) *byok.KEK {
+func kek(t testing.TB, kid string) *byok.KEK {
 	t.Helper()
 	k, err := byok.ParseKEK(read(t, vectors+"/kek-rsa2048.pem"), kid)
 	if err != nil {
@@ -37,7 +37,7 @@ func kek(t *testing.T, kid string) *byok.KEK {
 	return k
 }
 
-func read(t *testing.T, p string) []byte {
+func read(t testing.TB, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {

@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/transcripts"
 )
 
 // opsByType are the default and allowed key_ops per target type:
@@ -63,6 +65,11 @@ type job struct {
 	ops  []string // its key_ops
 	out  string   // the .byok file (final path)
 
+	// resumed is the event of an earlier run that recorded this key in
+	// the ceremony: it is not wrapped again, its recorded .byok is used.
+	resumed *transcripts.Entry
+	seq     int64 // the seq of the event recording it
+
 	// results
 	blob       []byte
 	ciphertext []byte
@@ -77,6 +84,12 @@ type run struct {
 	jobs []*job
 	hsm  *HSMInfo // the module and token used, once known
 	done int      // keys wrapped
+
+	cer        *transcripts.Ceremony         // open for the whole run, with CeremonyDir
+	byArtifact map[string]*transcripts.Entry // recorded byok.export events by their .byok's name
+	recorded   atomic.Int64                  // events recorded by this run
+	complete   bool                          // an earlier run did it all: nothing to do
+	notes      []string
 }
 
 func (r *run) wipe() {
@@ -121,13 +134,14 @@ func (r *run) plan() error {
 	}
 	q, kek := r.req, r.req.KEK
 
-	// Outputs: refuse existing ones before any work.
-	if q.OutDir != "" {
-		if err := checkNewPath(q.OutDir, "--out-dir"); err != nil {
+	// Outputs: refuse existing ones before any work. One that exists may
+	// be what an earlier run of this export published, every key recorded
+	// in the ceremony: begin decides, once the ceremony is open.
+	target, flagName := r.target()
+	if err := checkNewPath(target, flagName); err != nil {
+		if !errors.Is(err, fs.ErrExist) || q.CeremonyDir == "" || !exists(filepath.Join(q.CeremonyDir, transcripts.TranscriptFile)) {
 			return err
 		}
-	} else if err := checkNewPath(q.Out, "--out"); err != nil {
-		return err
 	}
 	if q.CeremonyDir != "" {
 		if st, err := os.Stat(q.CeremonyDir); err == nil && !st.IsDir() {
@@ -196,7 +210,20 @@ func (r *run) plan() error {
 			return err
 		}
 	}
-	return r.assignOutputs(false)
+	if err := r.assignOutputs(false); err != nil {
+		return err
+	}
+	for _, j := range r.jobs {
+		if err := r.checkRecordable(j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // checkTarget checks a job whose type is known: name, ops, and that AES

@@ -123,8 +123,24 @@ func (r *run) exportFromHSM(hjobs []*job, w *blobWriter) error {
 	if err := r.assignOutputs(true); err != nil {
 		return err
 	}
+	// Names from labels are known now: the ceremony checks, before the
+	// first wrap.
+	for _, j := range hjobs {
+		if err := r.checkRecordable(j); err != nil {
+			return err
+		}
+		if err := r.matchRecorded(j); err != nil {
+			return err
+		}
+	}
 
 	for _, j := range hjobs {
+		if j.resumed != nil {
+			if err := r.add(w, j); err != nil {
+				return err
+			}
+			continue
+		}
 		res, err := x.Export(j.obj)
 		if err != nil {
 			return hsmHint(keyErr(j.src, err), j.uri)

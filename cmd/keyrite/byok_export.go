@@ -67,6 +67,7 @@ func runBYOKExport(e *env, args []string) error {
 		return err
 	}
 	req.Login = loginOptions(e, *o.finalTry)
+	req.Notify = func(note string) { fmt.Fprintf(e.stderr, "keyrite: note: %s\n", note) }
 	res, err := export.Run(req)
 	if err != nil {
 		return exportErr(err)
@@ -226,7 +227,14 @@ func report(e *env, o *exportOpts, res *export.Result) error {
 		if i > 0 {
 			fmt.Fprintln(e.stdout)
 		}
-		fmt.Fprintf(e.stdout, "wrote:      %s\n", r.Out)
+		if res.AlreadyDone {
+			fmt.Fprintf(e.stdout, "exists:     %s\n", r.Out)
+		} else {
+			fmt.Fprintf(e.stdout, "wrote:      %s\n", r.Out)
+		}
+		if r.Resumed {
+			fmt.Fprintf(e.stdout, "resumed:    recorded by event %d of an earlier run (not wrapped again)\n", r.Seq)
+		}
 		fmt.Fprintf(e.stdout, "key:        %s (%s)\n", r.Key, r.Target)
 		fmt.Fprintf(e.stdout, "name:       %s\n", r.Name)
 		fmt.Fprintf(e.stdout, "kty:        %s", r.Kty)
