@@ -3,6 +3,7 @@ package byok
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/keyrite/keyrite/internal/words"
@@ -195,4 +196,21 @@ func (b *Blob) Describe(kek *KEK) Description {
 		d.ModulusCheck = "ok"
 	}
 	return d
+}
+
+// CheckCiphertextLen checks that a ciphertext of n bytes is what wrapping a
+// target of type info under kek gives: the KEK's modulus size, then an
+// AES-KWP part whose length fits a plaintext of that type, by the same rules
+// as Layouts (which byok inspect uses): HSMs encode keys in their own valid
+// ways, so EC plaintexts range from the minimal RFC 5915 encoding to the full
+// one and RSA ones over the usual spread of the CRT integers' lengths. Zero
+// padding to a multiple of 8 (SoftHSM 2.6.1) does not change the length.
+func CheckCiphertextLen(kek *KEK, info TargetInfo, n int) error {
+	for _, l := range Layouts(n, kek.Bits()) {
+		if slices.Contains(l.Targets, info.String()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: the ciphertext is %d bytes, which does not fit %s under an RSA-%d KEK (a %d-byte RSA part, then an AES-KWP part of the key's size)",
+		ErrWrap, n, info, kek.Bits(), kek.Size())
 }

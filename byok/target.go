@@ -42,6 +42,7 @@ func (t KeyType) JWKType() string {
 // Supported target sizes.
 var (
 	targetRSABits = []int{2048, 3072, 4096}
+	// (SupportedRSABits and SupportedAESLen tell other packages.)
 	targetAESLens = []int{16, 24, 32}
 )
 
@@ -445,3 +446,11 @@ func quoteAll(s []string) []string {
 	}
 	return out
 }
+
+// SupportedRSABits reports whether the service imports RSA targets of this
+// size (2048, 3072, 4096).
+func SupportedRSABits(bits int) bool { return containsInt(targetRSABits, bits) }
+
+// SupportedAESLen reports whether the service imports AES targets with a key
+// of n bytes (16, 24, 32).
+func SupportedAESLen(n int) bool { return containsInt(targetAESLens, n) }

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-go test -run '^$' -bench 'BenchmarkExport1000AES' -benchtime 3x ./byok
+go test -run '^$' -bench 'BenchmarkExport1000AES' -benchtime 3x ./byok/export
 go test -run '^$' -bench 'BenchmarkRestore' -benchmem ./securitydomain
 go test -run '^$' -bench 'BenchmarkVerify100k' -benchtime 3x ./transcripts
 

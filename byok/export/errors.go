@@ -96,7 +96,7 @@ func hsmHint(e *Error, u *hsm.URI) error {
 		hint = fmt.Sprintf("list the token's objects: pkcs11-tool --module %s --token-label %q --login --list-objects", u.ModulePath, u.Token)
 	case errors.Is(err, hsm.ErrAmbiguous):
 		hint = "add id=%XX or type=private / type=secret-key to the URI so that it names exactly one object"
-	case errors.Is(err, byok.ErrPreflight):
+	case errors.Is(err, ErrPreflight):
 		hint = "this HSM's wrap would not give the service the exact key encoding; use an HSM or mechanism that wraps without padding (see --kwp-mechanism), or, in a rehearsal only, pass --rehearsal to proceed and record the deviation"
 	case errors.Is(err, hsm.ErrNotExtractable):
 		hint = "BYOK can only export keys created with CKA_EXTRACTABLE=true; generate a new exportable key in the HSM for import"
@@ -104,7 +104,7 @@ func hsmHint(e *Error, u *hsm.URI) error {
 		hint = "the key demands a trusted wrapping key; ask the security officer, or generate the key without CKA_WRAP_WITH_TRUSTED"
 	case errors.Is(err, byok.ErrUnsupported):
 		hint = "the service imports RSA 2048/3072/4096, EC P-256/P-384/P-521 and (Managed HSM) AES 128/192/256"
-	case errors.Is(err, byok.ErrHSMTarget):
+	case errors.Is(err, ErrHSMTarget):
 		hint = "name the private key (type=private) or secret key (type=secret-key) to export"
 	case errors.Is(err, hsm.ErrMechanismInvalid):
 		hint = "the HSM lacks a mechanism BYOK needs, or rejects its parameters: try --two-step, and --kwp-mechanism 0x210A or 0x210B"

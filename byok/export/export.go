@@ -12,7 +12,7 @@
 // only), and only then opens one PKCS#11 session, with one login, for all
 // the HSM keys (they must share one module and token). In that session it
 // finds every object and checks every target before the first wrap; then
-// it exports each key with [byok.HSMExporter] (whose pre-flight check runs
+// it exports each key with [HSMExporter] (whose pre-flight check runs
 // once per key type). Soft-form keys are wrapped in software with
 // [byok.Wrap], and their plaintext wiped (best effort) after.
 //
@@ -149,7 +149,7 @@ type Request struct {
 	Rand io.Reader
 }
 
-// Options tune the HSM path; they mean what [byok.HSMOptions] says.
+// Options tune the HSM path; they mean what [HSMOptions] says.
 type Options struct {
 	// TwoStep uses the two-step wrap even if the HSM offers
 	// CKM_RSA_AES_KEY_WRAP.
@@ -179,24 +179,24 @@ type Result struct {
 // A KeyResult describes one exported key and its .byok file. Its JSON form
 // is what `keyrite byok export --json` prints.
 type KeyResult struct {
-	Out           string          `json:"out"`
-	Source        string          `json:"source"` // "pkcs11" or "file"
-	Key           string          `json:"key"`    // the key source as given (a URI or file path; no secrets)
-	Kid           string          `json:"kid"`
-	Name          string          `json:"name"`
-	Ops           []string        `json:"ops"`
-	Kty           string          `json:"kty"`
-	Crv           string          `json:"crv,omitempty"`
-	Target        string          `json:"target"` // e.g. "RSA-2048"
-	Mechanism     string          `json:"mechanism"`
-	Generator     string          `json:"generator"`
-	SHA256        string          `json:"sha256"` // of the .byok file
-	Words         string          `json:"words"`  // the same as PGP words
-	CiphertextLen int             `json:"ciphertext_len"`
-	Preflight     *byok.Preflight `json:"preflight"`
-	Deviations    []string        `json:"deviations"` // never nil
-	HSM           *HSMInfo        `json:"hsm"`
-	Attributes    *Attributes     `json:"attributes,omitempty"`
+	Out           string      `json:"out"`
+	Source        string      `json:"source"` // "pkcs11" or "file"
+	Key           string      `json:"key"`    // the key source as given (a URI or file path; no secrets)
+	Kid           string      `json:"kid"`
+	Name          string      `json:"name"`
+	Ops           []string    `json:"ops"`
+	Kty           string      `json:"kty"`
+	Crv           string      `json:"crv,omitempty"`
+	Target        string      `json:"target"` // e.g. "RSA-2048"
+	Mechanism     string      `json:"mechanism"`
+	Generator     string      `json:"generator"`
+	SHA256        string      `json:"sha256"` // of the .byok file
+	Words         string      `json:"words"`  // the same as PGP words
+	CiphertextLen int         `json:"ciphertext_len"`
+	Preflight     *Preflight  `json:"preflight"`
+	Deviations    []string    `json:"deviations"` // never nil
+	HSM           *HSMInfo    `json:"hsm"`
+	Attributes    *Attributes `json:"attributes,omitempty"`
 	// KCV is an AES key's check value: the first 3 bytes of AES-ECB(K, 16
 	// zero bytes) as 6 lowercase hex digits, computed in software for a
 	// key file and by the HSM (CKM_AES_ECB) for a token key. Empty when

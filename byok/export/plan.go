@@ -75,7 +75,7 @@ type job struct {
 	ciphertext []byte
 	mechanism  string
 	generator  string
-	preflight  *byok.Preflight
+	preflight  *Preflight
 	deviations []string
 }
 

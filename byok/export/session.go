@@ -72,7 +72,7 @@ func (r *run) exportFromHSM(hjobs []*job, w *blobWriter) error {
 
 	// The exporter starts its pre-flight preparation in the background.
 	o := r.req.Options
-	x, err := byok.NewHSMExporter(s, kek, byok.HSMOptions{KWPMechanism: o.KWPMechanism, TwoStep: o.TwoStep, Rehearsal: o.Rehearsal})
+	x, err := NewHSMExporter(s, kek, HSMOptions{KWPMechanism: o.KWPMechanism, TwoStep: o.TwoStep, Rehearsal: o.Rehearsal})
 	if err != nil {
 		return libErr(err)
 	}
@@ -99,7 +99,7 @@ func (r *run) exportFromHSM(hjobs []*job, w *blobWriter) error {
 	for i, j := range hjobs {
 		obj := objs[i]
 		j.obj = obj
-		info, err := byok.TargetFromObject(obj)
+		info, err := TargetFromObject(obj)
 		if err != nil {
 			return hsmHint(keyErr(j.src, err), j.uri)
 		}

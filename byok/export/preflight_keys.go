@@ -1,4 +1,4 @@
-package byok
+package export
 
 // Throwaway RSA keys for the pre-flight check (preflight.go). They are
 // PUBLIC, deliberately: they only ever live for a moment as session objects

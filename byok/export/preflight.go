@@ -1,4 +1,4 @@
-package byok
+package export
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/keyrite/keyrite/byok"
 	"io"
 
 	"github.com/keyrite/keyrite/hsm"
@@ -94,7 +95,7 @@ type preflightKEK struct {
 // type and exporter) and returns its result. A failed check is an error
 // wrapping ErrPreflight unless the exporter is in rehearsal mode, in which
 // case the result (Canonical false) is returned without error.
-func (e *HSMExporter) Preflight(info TargetInfo) (*Preflight, error) {
+func (e *HSMExporter) Preflight(info byok.TargetInfo) (*Preflight, error) {
 	key := info.String()
 	p, ok := e.preflight[key]
 	if !ok {
@@ -131,7 +132,7 @@ func (e *HSMExporter) preflightKEK() (*preflightKEK, error) {
 	return e.pf, nil
 }
 
-func (e *HSMExporter) runPreflight(info TargetInfo) (res *Preflight, err error) {
+func (e *HSMExporter) runPreflight(info byok.TargetInfo) (res *Preflight, err error) {
 	path, err := e.Path()
 	if err != nil {
 		return nil, err
@@ -158,7 +159,7 @@ func (e *HSMExporter) runPreflight(info TargetInfo) (res *Preflight, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("byok: pre-flight: %w", err)
 	}
-	pt, err := Unwrap(kek.priv, ct)
+	pt, err := byok.Unwrap(kek.priv, ct)
 	if err != nil {
 		return nil, fmt.Errorf("byok: pre-flight: the HSM's %s wrap does not unwrap as RSA-OAEP-SHA1 || RFC 5649: %w", path.Mechanism, err)
 	}
@@ -176,8 +177,8 @@ func (e *HSMExporter) runPreflight(info TargetInfo) (res *Preflight, err error) 
 // holds the same key. A pass with a non-canonical encoding, such as an EC key
 // without the optional public key in its RFC 5915 structure (SoftHSM writes
 // those), is noted; trailing zero bytes fail.
-func judgePlaintext(pt []byte, info TargetInfo, key any) (passed, canonical bool, zeros int, reason, note string) {
-	got, err := ClassifyPlaintext(pt)
+func judgePlaintext(pt []byte, info byok.TargetInfo, key any) (passed, canonical bool, zeros int, reason, note string) {
+	got, err := byok.ClassifyPlaintext(pt)
 	if err != nil {
 		return false, false, 0, fmt.Sprintf("the HSM's wrapped plaintext of a throwaway %s key is not a key the service accepts: %v", info, err), ""
 	}
@@ -187,7 +188,7 @@ func judgePlaintext(pt []byte, info TargetInfo, key any) (passed, canonical bool
 	if got.TrailingZeros > 0 {
 		return false, false, got.TrailingZeros, fmt.Sprintf("the HSM's padded key wrap appended %d zero bytes to the key data; Azure may reject or mis-import it", got.TrailingZeros), ""
 	}
-	if info.Type == TypeAES {
+	if info.Type == byok.TypeAES {
 		if b, ok := key.([]byte); ok && !bytes.Equal(pt, b) {
 			return false, false, 0, "the HSM's wrapped plaintext is an AES key, but not the throwaway key that was imported", ""
 		}
@@ -211,7 +212,7 @@ func judgePlaintext(pt []byte, info TargetInfo, key any) (passed, canonical bool
 	}
 	if !got.Canonical {
 		note = fmt.Sprintf("the HSM encodes %s keys differently from keyrite's canonical form, validly: %s", info, got.Reason)
-		if info.Type == TypeEC {
+		if info.Type == byok.TypeEC {
 			note += " (an RFC 5915 ECPrivateKey without the optional parameters or public key)"
 		}
 	}
@@ -222,10 +223,10 @@ func judgePlaintext(pt []byte, info TargetInfo, key any) (passed, canonical bool
 // the key to wrap (others are to be destroyed too); key is the key that went
 // in ([]byte, *rsa.PrivateKey or *ecdsa.PrivateKey), nil if generated on the
 // token.
-func (e *HSMExporter) throwaway(info TargetInfo) (handles []pkcs11.ObjectHandle, key any, how string, err error) {
+func (e *HSMExporter) throwaway(info byok.TargetInfo) (handles []pkcs11.ObjectHandle, key any, how string, err error) {
 	const label = "keyrite-preflight"
 	switch info.Type {
-	case TypeAES:
+	case byok.TypeAES:
 		v := make([]byte, info.Bits/8)
 		if _, err := io.ReadFull(e.opts.Rand, v); err != nil {
 			return nil, nil, "", err
@@ -241,7 +242,7 @@ func (e *HSMExporter) throwaway(info TargetInfo) (handles []pkcs11.ObjectHandle,
 			return nil, nil, "", fmt.Errorf("%w (import refused: %v)", err2, err)
 		}
 		return []pkcs11.ObjectHandle{h}, nil, "generated on the token", nil
-	case TypeEC:
+	case byok.TypeEC:
 		var c elliptic.Curve
 		switch info.Curve {
 		case "P-256":
@@ -258,7 +259,7 @@ func (e *HSMExporter) throwaway(info TargetInfo) (handles []pkcs11.ObjectHandle,
 			return nil, nil, "", err
 		}
 		return e.importOrGenerate(k, info)
-	case TypeRSA:
+	case byok.TypeRSA:
 		block, _ := pem.Decode([]byte(preflightRSAPEM[info.Bits]))
 		if block == nil {
 			return nil, nil, "", fmt.Errorf("no throwaway RSA-%d key", info.Bits)
@@ -272,7 +273,7 @@ func (e *HSMExporter) throwaway(info TargetInfo) (handles []pkcs11.ObjectHandle,
 	return nil, nil, "", fmt.Errorf("unsupported type %s", info)
 }
 
-func (e *HSMExporter) importOrGenerate(k any, info TargetInfo) ([]pkcs11.ObjectHandle, any, string, error) {
+func (e *HSMExporter) importOrGenerate(k any, info byok.TargetInfo) ([]pkcs11.ObjectHandle, any, string, error) {
 	h, ierr := e.s.ImportSessionPrivateKey(k, "keyrite-preflight")
 	if ierr == nil {
 		return []pkcs11.ObjectHandle{h}, k, "imported", nil
@@ -286,7 +287,7 @@ func (e *HSMExporter) importOrGenerate(k any, info TargetInfo) ([]pkcs11.ObjectH
 
 // generatePair generates a throwaway session key pair on the token, for
 // HSMs that refuse plaintext private-key import.
-func (e *HSMExporter) generatePair(info TargetInfo) (pub, priv pkcs11.ObjectHandle, err error) {
+func (e *HSMExporter) generatePair(info byok.TargetInfo) (pub, priv pkcs11.ObjectHandle, err error) {
 	pubT := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
 		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
@@ -301,11 +302,11 @@ func (e *HSMExporter) generatePair(info TargetInfo) (pub, priv pkcs11.ObjectHand
 	}
 	var mech uint
 	switch info.Type {
-	case TypeRSA:
+	case byok.TypeRSA:
 		mech = pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN
 		pubT = append(pubT, pkcs11.NewAttribute(pkcs11.CKA_MODULUS_BITS, info.Bits),
 			pkcs11.NewAttribute(pkcs11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
-	case TypeEC:
+	case byok.TypeEC:
 		mech = pkcs11.CKM_EC_KEY_PAIR_GEN
 		params, err := hsm.ECParamsFor(info.Curve)
 		if err != nil {

@@ -1,12 +1,12 @@
-package byok
+package export
 
 import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"github.com/keyrite/keyrite/byok"
 	"io"
-	"slices"
 
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/buildinfo"
@@ -73,7 +73,7 @@ type WrapPath struct {
 // object. It is not safe for concurrent use.
 type HSMExporter struct {
 	s    *hsm.Session
-	kek  *KEK
+	kek  *byok.KEK
 	opts HSMOptions
 	path *WrapPath
 
@@ -81,13 +81,13 @@ type HSMExporter struct {
 	haveKEK   bool
 	preflight map[string]*Preflight
 	pf        *preflightKEK
-	pfKey     chan generatedKEK // the throwaway KEK, generated in the background
+	pfKey     chan generatedKEK // the throwaway byok.KEK, generated in the background
 }
 
 // HSMExport is one exported key.
 type HSMExport struct {
 	Object     *hsm.Object
-	Target     TargetInfo // type and size read from the HSM object
+	Target     byok.TargetInfo // type and size read from the HSM object
 	Ciphertext []byte
 	Mechanism  string // the wrap path that ran
 	Preflight  *Preflight
@@ -97,9 +97,9 @@ type HSMExport struct {
 // NewHSMExporter prepares exports from s (logged in) under kek. It starts
 // generating the pre-flight's throwaway KEK in the background, so create it
 // before finding the keys to export.
-func NewHSMExporter(s *hsm.Session, kek *KEK, opts HSMOptions) (*HSMExporter, error) {
+func NewHSMExporter(s *hsm.Session, kek *byok.KEK, opts HSMOptions) (*HSMExporter, error) {
 	if s == nil || kek == nil || kek.Public == nil {
-		return nil, fmt.Errorf("byok: an HSM session and a KEK are needed")
+		return nil, fmt.Errorf("byok: an HSM session and a byok.KEK are needed")
 	}
 	if opts.KWPMechanism == 0 {
 		opts.KWPMechanism = pkcs11.CKM_AES_KEY_WRAP_PAD
@@ -181,15 +181,15 @@ func (e *HSMExporter) Path() (*WrapPath, error) {
 // CKA_WRAP_WITH_TRUSTED true (keyrite's session KEK cannot be trusted).
 // Errors wrap ErrHSMTarget and, where they fit, ErrUnsupported or
 // hsm.ErrNotExtractable / hsm.ErrKeyNotWrappable.
-func TargetFromObject(o *hsm.Object) (TargetInfo, error) {
-	var info TargetInfo
+func TargetFromObject(o *hsm.Object) (byok.TargetInfo, error) {
+	var info byok.TargetInfo
 	name := fmt.Sprintf("%q", o.Label)
 	switch {
 	case o.Class == pkcs11.CKO_PRIVATE_KEY && o.KeyType == pkcs11.CKK_RSA:
-		if !slices.Contains(targetRSABits, o.Bits) {
-			return info, fmt.Errorf("%w: %w: %s is RSA-%d; the service imports RSA 2048, 3072 or 4096", ErrHSMTarget, ErrUnsupported, name, o.Bits)
+		if !byok.SupportedRSABits(o.Bits) {
+			return info, fmt.Errorf("%w: %w: %s is RSA-%d; the service imports RSA 2048, 3072 or 4096", ErrHSMTarget, byok.ErrUnsupported, name, o.Bits)
 		}
-		info = TargetInfo{Type: TypeRSA, Bits: o.Bits}
+		info = byok.TargetInfo{Type: byok.TypeRSA, Bits: o.Bits}
 	case o.Class == pkcs11.CKO_PRIVATE_KEY && o.KeyType == pkcs11.CKK_EC:
 		switch o.Curve {
 		case "P-256", "P-384", "P-521":
@@ -198,16 +198,16 @@ func TargetFromObject(o *hsm.Object) (TargetInfo, error) {
 			if c == "" {
 				c = "an unknown curve"
 			}
-			return info, fmt.Errorf("%w: %w: %s is EC on %s; the service imports P-256, P-384 or P-521", ErrHSMTarget, ErrUnsupported, name, c)
+			return info, fmt.Errorf("%w: %w: %s is EC on %s; the service imports P-256, P-384 or P-521", ErrHSMTarget, byok.ErrUnsupported, name, c)
 		}
-		info = TargetInfo{Type: TypeEC, Bits: o.Bits, Curve: o.Curve}
+		info = byok.TargetInfo{Type: byok.TypeEC, Bits: o.Bits, Curve: o.Curve}
 	case o.Class == pkcs11.CKO_SECRET_KEY && o.KeyType == pkcs11.CKK_AES:
-		if !slices.Contains(targetAESLens, o.ValueLen) {
-			return info, fmt.Errorf("%w: %w: %s is AES with a %d-byte value; the service imports AES 128, 192 or 256", ErrHSMTarget, ErrUnsupported, name, o.ValueLen)
+		if !byok.SupportedAESLen(o.ValueLen) {
+			return info, fmt.Errorf("%w: %w: %s is AES with a %d-byte value; the service imports AES 128, 192 or 256", ErrHSMTarget, byok.ErrUnsupported, name, o.ValueLen)
 		}
-		info = TargetInfo{Type: TypeAES, Bits: 8 * o.ValueLen}
+		info = byok.TargetInfo{Type: byok.TypeAES, Bits: 8 * o.ValueLen}
 	case o.Class == pkcs11.CKO_PRIVATE_KEY || o.Class == pkcs11.CKO_SECRET_KEY:
-		return info, fmt.Errorf("%w: %w: %s is a %s %s key; the service imports RSA, EC and AES keys", ErrHSMTarget, ErrUnsupported, name, hsm.KeyTypeName(o.KeyType), hsm.ClassName(o.Class))
+		return info, fmt.Errorf("%w: %w: %s is a %s %s key; the service imports RSA, EC and AES keys", ErrHSMTarget, byok.ErrUnsupported, name, hsm.KeyTypeName(o.KeyType), hsm.ClassName(o.Class))
 	default:
 		return info, fmt.Errorf("%w: %s is a %s, not a private or secret key (name the private key: add type=private to the URI)", ErrHSMTarget, name, hsm.ClassName(o.Class))
 	}
@@ -216,7 +216,7 @@ func TargetFromObject(o *hsm.Object) (TargetInfo, error) {
 		return info, fmt.Errorf("%w: %w: %s has CKA_EXTRACTABLE=false; BYOK needs CKA_EXTRACTABLE=true, set when the key was generated (it cannot be turned on later)", ErrHSMTarget, hsm.ErrNotExtractable, name)
 	}
 	if o.WrapWithTrusted {
-		return info, fmt.Errorf("%w: %w: %s has CKA_WRAP_WITH_TRUSTED=true, so only a CKA_TRUSTED key may wrap it, which only the security officer can set; keyrite's KEK is an untrusted session object", ErrHSMTarget, hsm.ErrKeyNotWrappable, name)
+		return info, fmt.Errorf("%w: %w: %s has CKA_WRAP_WITH_TRUSTED=true, so only a CKA_TRUSTED key may wrap it, which only the security officer can set; keyrite's byok.KEK is an untrusted session object", ErrHSMTarget, hsm.ErrKeyNotWrappable, name)
 	}
 	return info, nil
 }
@@ -284,7 +284,7 @@ func (e *HSMExporter) Export(o *hsm.Object) (*HSMExport, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckCiphertextLen(e.kek, info, len(ct)); err != nil {
+	if err := byok.CheckCiphertextLen(e.kek, info, len(ct)); err != nil {
 		return nil, err
 	}
 	x := &HSMExport{Object: o, Target: info, Ciphertext: ct, Mechanism: path.Mechanism, Preflight: pf}
@@ -292,21 +292,4 @@ func (e *HSMExporter) Export(o *hsm.Object) (*HSMExport, error) {
 		x.Deviations = append(x.Deviations, pf.Deviation())
 	}
 	return x, nil
-}
-
-// CheckCiphertextLen checks that a ciphertext of n bytes is what wrapping a
-// target of type info under kek gives: the KEK's modulus size, then an
-// AES-KWP part whose length fits a plaintext of that type, by the same rules
-// as Layouts (which byok inspect uses): HSMs encode keys in their own valid
-// ways, so EC plaintexts range from the minimal RFC 5915 encoding to the full
-// one and RSA ones over the usual spread of the CRT integers' lengths. Zero
-// padding to a multiple of 8 (SoftHSM 2.6.1) does not change the length.
-func CheckCiphertextLen(kek *KEK, info TargetInfo, n int) error {
-	for _, l := range Layouts(n, kek.Bits()) {
-		if slices.Contains(l.Targets, info.String()) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: the ciphertext is %d bytes, which does not fit %s under an RSA-%d KEK (a %d-byte RSA part, then an AES-KWP part of the key's size)",
-		ErrWrap, n, info, kek.Bits(), kek.Size())
 }

@@ -1,4 +1,4 @@
-package byok_test
+package export_test
 
 import (
 	"bytes"
@@ -17,16 +17,12 @@ import (
 	"testing"
 
 	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/hsmfake"
 	"github.com/keyrite/keyrite/hsm/softhsmtest"
 	"github.com/miekg/pkcs11"
 )
-
-const vectors = "../testvectors/byok"
-
-// Managed HSM kid: AES targets import only there.
-const mhsmKid = "https://keyrite-test.managedhsm.azure.net/keys/kek-rsa2048/07a6ce20546664152745a2aeb55dc57a"
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()
@@ -198,7 +194,7 @@ func TestExportEveryType(t *testing.T) {
 			want := loadTarget(t, tok, tt.file, "app-key")
 			kek, priv := testKEK(t, tt.kek)
 			s := session(t, tok, nil)
-			x, err := byok.NewHSMExporter(s, kek, byok.HSMOptions{Rehearsal: true})
+			x, err := export.NewHSMExporter(s, kek, export.HSMOptions{Rehearsal: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,14 +240,14 @@ func TestPreflightRefusesByDefault(t *testing.T) {
 	kek, priv := testKEK(t, "2048")
 	f := &hsmfake.Fake{PKCS11: pkcs11.New(tok.Module)}
 	s := session(t, tok, f)
-	x, err := byok.NewHSMExporter(s, kek, byok.HSMOptions{})
+	x, err := export.NewHSMExporter(s, kek, export.HSMOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, label := range []string{"rsa", "p521"} {
 		before := len(f.WrapMechanisms)
 		_, err = x.Export(find(t, s, label))
-		if !errors.Is(err, byok.ErrPreflight) || !strings.Contains(err.Error(), "the HSM's padded key wrap appended") ||
+		if !errors.Is(err, export.ErrPreflight) || !strings.Contains(err.Error(), "the HSM's padded key wrap appended") ||
 			!strings.Contains(err.Error(), "zero bytes to the key data; Azure may reject or mis-import it") {
 			t.Fatalf("%s: err = %v", label, err)
 		}
@@ -262,7 +258,7 @@ func TestPreflightRefusesByDefault(t *testing.T) {
 	}
 	// Asking again gives the same refusal without another check.
 	before := len(f.WrapMechanisms)
-	if _, err := x.Export(find(t, s, "rsa")); !errors.Is(err, byok.ErrPreflight) || len(f.WrapMechanisms) != before {
+	if _, err := x.Export(find(t, s, "rsa")); !errors.Is(err, export.ErrPreflight) || len(f.WrapMechanisms) != before {
 		t.Errorf("second export: %v, %d new wraps", err, len(f.WrapMechanisms)-before)
 	}
 	for _, label := range []string{"p384", "aes"} {
@@ -292,7 +288,7 @@ func TestSingleMechanismPath(t *testing.T) {
 	kek, priv := testKEK(t, "3072")
 	f := &hsmfake.Fake{PKCS11: pkcs11.New(tok.Module), RSAAESKeyWrap: true}
 	s := session(t, tok, f)
-	x, err := byok.NewHSMExporter(s, kek, byok.HSMOptions{})
+	x, err := export.NewHSMExporter(s, kek, export.HSMOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +314,7 @@ func TestSingleMechanismPath(t *testing.T) {
 	x.Close()
 
 	// TwoStep overrides the choice.
-	x2, _ := byok.NewHSMExporter(s, kek, byok.HSMOptions{TwoStep: true})
+	x2, _ := export.NewHSMExporter(s, kek, export.HSMOptions{TwoStep: true})
 	if p, err := x2.Path(); err != nil || p.Single {
 		t.Errorf("TwoStep: path %+v, %v", p, err)
 	}
@@ -332,7 +328,7 @@ func TestEphemeralKeyDestroyedOnError(t *testing.T) {
 	kek, _ := testKEK(t, "2048")
 	f := &hsmfake.Fake{PKCS11: pkcs11.New(tok.Module)}
 	s := session(t, tok, f)
-	x, _ := byok.NewHSMExporter(s, kek, byok.HSMOptions{})
+	x, _ := export.NewHSMExporter(s, kek, export.HSMOptions{})
 	o := find(t, s, "aes")
 	if _, err := x.Export(o); err != nil { // pre-flight and KEK import done
 		t.Fatal(err)
@@ -361,7 +357,7 @@ func TestExportRefusals(t *testing.T) {
 	tok.WritePublicKey(t, &k1024.(*rsa.PrivateKey).PublicKey, softhsmtest.Options{Label: "pub"})
 	kek, _ := testKEK(t, "2048")
 	s := session(t, tok, nil)
-	x, _ := byok.NewHSMExporter(s, kek, byok.HSMOptions{})
+	x, _ := export.NewHSMExporter(s, kek, export.HSMOptions{})
 	defer x.Close()
 	tests := []struct {
 		label string
@@ -370,7 +366,7 @@ func TestExportRefusals(t *testing.T) {
 	}{
 		{"stuck", hsm.ErrNotExtractable, "CKA_EXTRACTABLE=false; BYOK needs CKA_EXTRACTABLE=true"},
 		{"small", byok.ErrUnsupported, "is RSA-1024; the service imports RSA 2048, 3072 or 4096"},
-		{"pub", byok.ErrHSMTarget, "is a public-key, not a private or secret key"},
+		{"pub", export.ErrHSMTarget, "is a public-key, not a private or secret key"},
 	}
 	for _, tt := range tests {
 		_, err := x.Export(find(t, s, tt.label))
@@ -380,7 +376,7 @@ func TestExportRefusals(t *testing.T) {
 	}
 
 	// A KWP mechanism id the token does not have.
-	x2, _ := byok.NewHSMExporter(s, kek, byok.HSMOptions{KWPMechanism: hsm.CKM_AES_KEY_WRAP_KWP})
+	x2, _ := export.NewHSMExporter(s, kek, export.HSMOptions{KWPMechanism: hsm.CKM_AES_KEY_WRAP_KWP})
 	if _, err := x2.Path(); !errors.Is(err, hsm.ErrMechanismInvalid) || !strings.Contains(err.Error(), "--kwp-mechanism 0x210A") {
 		t.Errorf("0x210B: err = %v", err)
 	}
@@ -401,7 +397,7 @@ func TestTargetFromObject(t *testing.T) {
 		{key(pkcs11.CKO_SECRET_KEY, pkcs11.CKK_AES, 192, "", 24), "AES-192"},
 	}
 	for _, tt := range ok {
-		info, err := byok.TargetFromObject(tt.o)
+		info, err := export.TargetFromObject(tt.o)
 		if err != nil || info.String() != tt.want {
 			t.Errorf("%s: %v, %v", tt.want, info, err)
 		}
@@ -420,14 +416,14 @@ func TestTargetFromObject(t *testing.T) {
 		{key(pkcs11.CKO_PRIVATE_KEY, hsm.CKK_EC_EDWARDS, 255, "Ed25519", 0), byok.ErrUnsupported, "EC-Edwards"},
 		{key(pkcs11.CKO_SECRET_KEY, pkcs11.CKK_AES, 512, "", 64), byok.ErrUnsupported, "64-byte value"},
 		{key(pkcs11.CKO_SECRET_KEY, pkcs11.CKK_GENERIC_SECRET, 256, "", 32), byok.ErrUnsupported, "generic-secret"},
-		{key(pkcs11.CKO_PUBLIC_KEY, pkcs11.CKK_RSA, 2048, "", 0), byok.ErrHSMTarget, "public-key, not a private or secret key"},
-		{&hsm.Object{Label: "k", Class: pkcs11.CKO_CERTIFICATE, KeyType: hsm.NoKeyType}, byok.ErrHSMTarget, "certificate"},
+		{key(pkcs11.CKO_PUBLIC_KEY, pkcs11.CKK_RSA, 2048, "", 0), export.ErrHSMTarget, "public-key, not a private or secret key"},
+		{&hsm.Object{Label: "k", Class: pkcs11.CKO_CERTIFICATE, KeyType: hsm.NoKeyType}, export.ErrHSMTarget, "certificate"},
 		{wwt, hsm.ErrKeyNotWrappable, "CKA_WRAP_WITH_TRUSTED=true"},
 		{stuck, hsm.ErrNotExtractable, "CKA_EXTRACTABLE=false"},
 	}
 	for _, tt := range bad {
-		_, err := byok.TargetFromObject(tt.o)
-		if !errors.Is(err, tt.is) || !errors.Is(err, byok.ErrHSMTarget) || !strings.Contains(err.Error(), tt.want) {
+		_, err := export.TargetFromObject(tt.o)
+		if !errors.Is(err, tt.is) || !errors.Is(err, export.ErrHSMTarget) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v", tt.want, err)
 		}
 	}

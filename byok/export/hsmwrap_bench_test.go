@@ -1,4 +1,4 @@
-package byok_test
+package export_test
 
 import (
 	"crypto/rand"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/softhsmtest"
 	"github.com/miekg/pkcs11"
@@ -105,7 +106,7 @@ func BenchmarkExport1000AES(b *testing.B) {
 			}
 		}
 	}
-	var x *byok.HSMExporter
+	var x *export.HSMExporter
 	var found []*hsm.Object
 	// prepare is what the command does between login and the first export:
 	// the exporter (which starts generating the throwaway KEK on the other
@@ -113,14 +114,14 @@ func BenchmarkExport1000AES(b *testing.B) {
 	// checked as a target, then the AES-256 pre-flight check.
 	prepare := func() {
 		var err error
-		if x, err = byok.NewHSMExporter(s, kek, byok.HSMOptions{}); err != nil {
+		if x, err = export.NewHSMExporter(s, kek, export.HSMOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		if found, err = s.FindAll(uris); err != nil {
 			b.Fatal(err)
 		}
 		for _, o := range found {
-			if _, err := byok.TargetFromObject(o); err != nil {
+			if _, err := export.TargetFromObject(o); err != nil {
 				b.Fatal(err)
 			}
 		}
