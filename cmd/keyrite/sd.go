@@ -160,7 +160,7 @@ func runSDRestore(e *env, args []string) error {
 		if errors.Is(err, fs.ErrExist) {
 			return cli.WithHint(fmt.Errorf("output %s already exists", *out), "keyrite never overwrites: choose a new --out or move the old file away")
 		}
-		return fmt.Errorf("writing %s: %v", *out, err)
+		return fmt.Errorf("writing %s: %w", *out, fsx.UnwrapPathErr(err))
 	}
 	fp := words.Sum(blob)
 

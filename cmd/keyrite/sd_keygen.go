@@ -168,7 +168,7 @@ func runSDKeygen(e *env, args []string) error {
 		if errors.Is(err, fs.ErrExist) {
 			return cli.WithHint(fmt.Errorf("output directory %s already exists", *outDir), "keyrite never overwrites: choose a new --out-dir")
 		}
-		return fmt.Errorf("creating %s: %v", *outDir, err)
+		return fmt.Errorf("creating %s: %w", *outDir, fsx.UnwrapPathErr(err))
 	}
 	committed := false
 	defer func() {
@@ -181,22 +181,22 @@ func runSDKeygen(e *env, args []string) error {
 		certName := fmt.Sprintf("wrap_%d.cer", c.Index)
 		c.Cert = filepath.Join(*outDir, certName)
 		if err := fsx.WriteNew(filepath.Join(tmp, certName), c.certPEM, 0o644); err != nil {
-			return fmt.Errorf("writing %s: %v", c.Cert, err)
+			return fmt.Errorf("writing %s: %w", c.Cert, fsx.UnwrapPathErr(err))
 		}
 		if c.keyPEM != nil {
 			keyName := fmt.Sprintf("wrap_%d.pem", c.Index)
 			c.Key = filepath.Join(*outDir, keyName)
 			if err := fsx.WriteNew(filepath.Join(tmp, keyName), c.keyPEM, 0o600); err != nil {
-				return fmt.Errorf("writing %s: %v", c.Key, err)
+				return fmt.Errorf("writing %s: %w", c.Key, fsx.UnwrapPathErr(err))
 			}
 		}
 		fmt.Fprintf(&list, "%d %s %s\n", c.Index, c.X5T256, c.Key)
 	}
 	if err := fsx.WriteNew(filepath.Join(tmp, "custodians.txt"), list.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("writing custodians.txt: %v", err)
+		return fmt.Errorf("writing %s: %w", filepath.Join(*outDir, "custodians.txt"), fsx.UnwrapPathErr(err))
 	}
 	if err := fsx.WriteNew(filepath.Join(tmp, "download_request.json"), req, 0o644); err != nil {
-		return fmt.Errorf("writing download_request.json: %v", err)
+		return fmt.Errorf("writing %s: %w", filepath.Join(*outDir, "download_request.json"), fsx.UnwrapPathErr(err))
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err
@@ -219,7 +219,7 @@ func runSDKeygen(e *env, args []string) error {
 		if errors.Is(err, fs.ErrExist) {
 			return cli.WithHint(fmt.Errorf("output directory %s already exists", *outDir), "keyrite never overwrites: choose a new --out-dir")
 		}
-		return fmt.Errorf("writing %s: %v", *outDir, err)
+		return fmt.Errorf("writing %s: %w", *outDir, fsx.UnwrapPathErr(err))
 	}
 	committed = true
 	fp := words.Sum(req)
