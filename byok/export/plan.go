@@ -259,9 +259,18 @@ func (j *job) checkTarget(kek *byok.KEK) error {
 // assignOutputs sets each job's output path; in a batch, NAME.byok in the
 // output directory, refusing two keys with one name. With final, names
 // still unknown (objects named by id only) are an error.
+//
+// A job whose output is already set is not written again: it may be queued
+// to the writer, which reads it on another goroutine.
 func (r *run) assignOutputs(final bool) error {
 	seen := map[string]string{}
 	for _, j := range r.jobs {
+		if j.out != "" {
+			if j.name != "" {
+				seen[strings.ToLower(j.name)] = j.src
+			}
+			continue
+		}
 		if r.req.OutDir == "" {
 			j.out = r.req.Out
 			continue
