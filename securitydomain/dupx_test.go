@@ -12,6 +12,24 @@ import (
 // share comes first, the error must name the custodian whose share holds
 // that x, not whichever key sits at the same position in the status list.
 func TestOpenSharesDuplicateXNamesTheRightKey(t *testing.T) {
+	parsed, keys := duplicateXSD(t)
+	cust := func(name string, k testKey) Custodian {
+		return Custodian{Name: name, Cert: k.cert, Key: SoftwareKey(k.key)}
+	}
+	o, _ := parsed.OpenShares([]Custodian{cust("stranger", keys[5]), cust("first", keys[0]), cust("third", keys[2])}, true)
+	if o == nil {
+		t.Fatal("no status")
+	}
+	defer o.Wipe()
+	st := o.Status[2]
+	if st.Opened || !errors.Is(st.Err, ErrShare) || !strings.Contains(st.Error, "opened by first") {
+		t.Fatalf("third key's status: opened %v, error %q; want a duplicate x naming \"first\"", st.Opened, st.Error)
+	}
+}
+
+// duplicateXSD is a 2-of-3 security domain for testKeys' first three keys
+// in which the third custodian's share has the first's x.
+func duplicateXSD(t *testing.T) (*SecurityDomain, []testKey) {
 	keys := testKeys(t)["2048"]
 	mk := make([]byte, MasterKeySize)
 	rand.Read(mk)
@@ -41,16 +59,5 @@ func TestOpenSharesDuplicateXNamesTheRightKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cust := func(name string, k testKey) Custodian {
-		return Custodian{Name: name, Cert: k.cert, Key: SoftwareKey(k.key)}
-	}
-	o, _ := parsed.OpenShares([]Custodian{cust("stranger", keys[5]), cust("first", keys[0]), cust("third", keys[2])}, true)
-	if o == nil {
-		t.Fatal("no status")
-	}
-	defer o.Wipe()
-	st := o.Status[2]
-	if st.Opened || !errors.Is(st.Err, ErrShare) || !strings.Contains(st.Error, "opened by first") {
-		t.Fatalf("third key's status: opened %v, error %q; want a duplicate x naming \"first\"", st.Opened, st.Error)
-	}
+	return parsed, keys
 }

@@ -40,17 +40,28 @@ type DataCheck struct {
 //
 // An error is returned only for inputs refused before any decryption (a key
 // given twice, a certificate that is not RSA-2048 or larger); everything
-// else is in the report.
+// else is in the report. It is [Quorum.OpenForDrill] then [Quorum.Verify].
 func Verify(sd *SecurityDomain, custodians []Custodian) (*VerifyReport, error) {
-	r := &VerifyReport{Required: sd.Required, Shares: len(sd.Shares), KidForm: sd.ShareKidForm()}
-	opened, err := sd.OpenShares(custodians, true)
-	if opened == nil {
+	if err := sd.CheckCustodians(custodians); err != nil {
 		return nil, err
 	}
-	defer opened.Wipe()
-	r.Keys = opened.Status
-	r.Opened = opened.Count()
-	r.Quorum = r.Opened >= sd.Required
+	q := sd.NewQuorum()
+	defer q.Wipe()
+	if err := q.OpenForDrill(custodians); err != nil {
+		return nil, err
+	}
+	return q.Verify(), nil
+}
+
+// Verify runs the drill's checks on the shares opened so far (see
+// [Verify]); the report's Keys are [Quorum.Status]. The Quorum keeps its
+// shares.
+func (q *Quorum) Verify() *VerifyReport {
+	sd := q.sd
+	r := &VerifyReport{Required: sd.Required, Shares: len(sd.Shares), KidForm: sd.ShareKidForm()}
+	r.Keys = q.Status()
+	r.Opened = q.Opened()
+	r.Quorum = q.Reached()
 	for _, st := range r.Keys {
 		if st.Err != nil {
 			r.Problems = append(r.Problems, st.Custodian+": "+st.Error)
@@ -61,16 +72,27 @@ func Verify(sd *SecurityDomain, custodians []Custodian) (*VerifyReport, error) {
 		for _, e := range sd.Data {
 			r.Data = append(r.Data, DataCheck{Tag: e.Tag, Error: "not checked: no quorum"})
 		}
-		return r, nil
+		return r
 	}
+	first := q.checkSubsets(r)
+	defer clear(first)
+	q.checkData(r, first)
+	r.OK = r.Quorum && r.Agree && r.DataOK
+	return r
+}
+
+// checkSubsets recovers the master key from every quorum-size subset of
+// the opened shares and records in r whether they agree. It returns the
+// first subset's key (nil if none combined).
+func (q *Quorum) checkSubsets(r *VerifyReport) []byte {
 	var first []byte
 	r.Agree = true
-	forSubsets(r.Opened, sd.Required, func(idx []int) {
+	forSubsets(r.Opened, q.sd.Required, func(idx []int) {
 		r.Subsets++
-		mk, err := opened.combine(idx)
+		mk, err := q.combine(idx)
 		xs := make([]int, len(idx))
 		for i, k := range idx {
-			xs[i] = opened.xs[k]
+			xs[i] = q.xs[k]
 		}
 		switch {
 		case err != nil:
@@ -87,15 +109,20 @@ func Verify(sd *SecurityDomain, custodians []Custodian) (*VerifyReport, error) {
 		}
 		clear(mk)
 	})
-	defer clear(first)
-	r.DataOK = first != nil
-	for i, e := range sd.Data {
+	return first
+}
+
+// checkData authenticates and decrypts every EncData entry with master
+// (none when nil), recording the outcome in r.
+func (q *Quorum) checkData(r *VerifyReport, master []byte) {
+	r.DataOK = master != nil
+	for i, e := range q.sd.Data {
 		c := DataCheck{Tag: e.Tag}
-		if first == nil {
+		if master == nil {
 			c.Error = "not checked: no master key"
 		} else {
-			k := dataKey(first, e.Tag)
-			pt, err := sd.data[i].open(k)
+			k := dataKey(master, e.Tag)
+			pt, err := q.sd.data[i].open(k)
 			clear(k)
 			if err != nil {
 				c.Error = strings.TrimPrefix(err.Error(), "securitydomain: ")
@@ -108,8 +135,6 @@ func Verify(sd *SecurityDomain, custodians []Custodian) (*VerifyReport, error) {
 		}
 		r.Data = append(r.Data, c)
 	}
-	r.OK = r.Quorum && r.Agree && r.DataOK
-	return r, nil
 }
 
 // forSubsets calls f with every k-subset of 0..n-1, in lexicographic order.
