@@ -93,6 +93,7 @@ type kekRecord struct {
 
 func runBYOKInspect(e *env, args []string) error {
 	fset := flag.NewFlagSet("byok inspect", flag.ContinueOnError)
+	cli.Positional(fset, "FILE.byok")
 	kekPath := fset.String("kek", "", "KEK public key `FILE` to check the blob against")
 	kid := fset.String("kid", "", "the KEK's key identifier `URL`, when the KEK file carries none")
 	cerDir := fset.String("ceremony", "", "compare the KEK with the one ceremony `DIR` recorded for this blob (read only: nothing is recorded)")

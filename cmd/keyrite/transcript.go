@@ -183,6 +183,7 @@ func loadSigner(src, flagName string, trust *transcripts.Trust, trustFile string
 
 func runTranscriptSign(e *env, args []string) error {
 	fs := flag.NewFlagSet("transcript sign", flag.ContinueOnError)
+	cli.Positional(fs, "[DIR]")
 	keySrc := fs.String("key", "", "signing key: PEM file or PKCS#11 URI")
 	role := fs.String("role", "operator", "the role you sign in: operator, witness, custodian, ... (with --trust: the trust file's role for the key)")
 	name := fs.String("name", "", "signer name (default: with --trust, the trust file's name for the key; else the key file's base name or the token object's label); part of the verifier key, so sign and --print-key must use the same")
@@ -270,6 +271,7 @@ func sameNameAdvice(flagName, trustFile, name string) string {
 
 func runTranscriptVerify(e *env, args []string) error {
 	fs := flag.NewFlagSet("transcript verify", flag.ContinueOnError)
+	cli.Positional(fs, "DIR")
 	trustFile := fs.String("trust", "", "trust file: whose signatures count and how many are required")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := cli.Parse(fs, args)
@@ -449,6 +451,7 @@ func transcriptErr(dir string, err error) error {
 
 func runTranscriptShow(e *env, args []string) error {
 	fs := flag.NewFlagSet("transcript show", flag.ContinueOnError)
+	cli.Positional(fs, "DIR")
 	trustFile := fs.String("trust", "", "trust file (optional): show who counts for the policy")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := cli.Parse(fs, args)

@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -97,6 +98,9 @@ func Report(w io.Writer, prog string, err error) int {
 		if !strings.HasPrefix(name, prog) {
 			name = prog + " " + name
 		}
+		if help.Args != "" {
+			name += " " + help.Args
+		}
 		fmt.Fprintf(w, "usage: %s [flags]\n\nflags:\n%s", name, help.Flags)
 		return ExitOK
 	}
@@ -162,6 +166,9 @@ func Recover(w io.Writer, prog string, code *int) {
 // positional arguments. Parse errors become UsageErrors.
 func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
+	if msg := flagMisuse(fs, args); msg != "" {
+		return nil, WithHint(&UsageError{Msg: msg}, "run the command with -h to list its flags")
+	}
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -184,9 +191,49 @@ func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// flagMisuse says what is wrong with the first argument that names a flag
+// fs does not define, or a flag that needs a value and has none, quoting
+// the argument as it was typed ("unknown flag --frob", "--kek needs a
+// value"); "" when there is no such argument. It walks the arguments as
+// Parse does: values of flags that take one are skipped, "--" ends the
+// flags. (The flag package would say "-frob" for "--frob".)
+func flagMisuse(fs *flag.FlagSet, args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return ""
+		}
+		if len(a) < 2 || a[0] != '-' {
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "h" || name == "help" {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			return "unknown flag " + a
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); (!ok || !b.IsBoolFlag()) && !hasValue {
+			if i+1 == len(args) {
+				return a + " needs a value"
+			}
+			i++ // its value
+		}
+	}
+	return ""
+}
+
+// positional holds the positional arguments' names of flag sets, for help.
+var positional sync.Map // *flag.FlagSet -> string
+
+// Positional names a command's positional arguments ("DIR", "FILE.byok")
+// for its -h text: "usage: keyrite transcript verify DIR [flags]".
+func Positional(fs *flag.FlagSet, names string) { positional.Store(fs, names) }
+
 // HelpError is returned by Parse for -h/--help. It wraps flag.ErrHelp and
 // carries the flag set's name and flags, which Report prints (exit 0).
-type HelpError struct{ Name, Flags string }
+type HelpError struct{ Name, Args, Flags string }
 
 func (h *HelpError) Error() string { return "help requested" }
 func (h *HelpError) Unwrap() error { return flag.ErrHelp }
@@ -196,7 +243,13 @@ func helpFor(fs *flag.FlagSet) error {
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
-	return &HelpError{Name: fs.Name(), Flags: b.String()}
+	// Flags are written the way the commands are documented: --name.
+	flags := strings.ReplaceAll("\n"+b.String(), "\n  -", "\n  --")[1:]
+	h := &HelpError{Name: fs.Name(), Flags: flags}
+	if v, ok := positional.Load(fs); ok {
+		h.Args = v.(string)
+	}
+	return h
 }
 
 // Strings is a repeatable string flag.

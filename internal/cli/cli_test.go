@@ -82,3 +82,39 @@ func TestReportRedactsPINValue(t *testing.T) {
 		}
 	}
 }
+
+// TestParseEchoesFlagsAsTyped: an unknown flag, or one missing its value,
+// is named as it was typed (the flag package says "-frob" for "--frob"),
+// with a hint; -h names the positional arguments and writes flags as --name.
+func TestParseEchoesFlagsAsTyped(t *testing.T) {
+	mk := func() *flag.FlagSet {
+		fs := flag.NewFlagSet("demo cmd", flag.ContinueOnError)
+		fs.String("out", "", "output `FILE`")
+		fs.Bool("json", false, "print JSON")
+		Positional(fs, "DIR")
+		return fs
+	}
+	for args, want := range map[string]string{
+		"--frob":             "unknown flag --frob",
+		"DIR --frob=1":       "unknown flag --frob=1",
+		"--json -x":          "unknown flag -x",
+		"--out":              "--out needs a value",
+		"--out --frob":       "", // --frob is --out's value
+		"-- --frob":          "", // after --, an argument
+		"DIR --json --out f": "",
+	} {
+		_, err := Parse(mk(), strings.Fields(args))
+		var u *UsageError
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: %v", args, err)
+		case want != "" && (!errors.As(err, &u) || u.Msg != want || len(Hints(err)) != 1):
+			t.Errorf("%q: %v, want %q with a hint", args, err, want)
+		}
+	}
+	var b strings.Builder
+	_, err := Parse(mk(), []string{"-h"})
+	if code := Report(&b, "keyrite", err); code != ExitOK || !strings.HasPrefix(b.String(), "usage: keyrite demo cmd DIR [flags]\n") || !strings.Contains(b.String(), "\n  --out FILE\n") {
+		t.Errorf("help: %d %q", code, b.String())
+	}
+}
