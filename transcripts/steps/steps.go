@@ -37,6 +37,7 @@ type Step interface {
 // [transcripts.Event] has it. Event copies it; decoding fills it from the
 // entry.
 type Common struct {
+	Seq        int64                // set by decoding: the event's seq; Event ignores it
 	Actor      transcripts.Actor    // empty fields are filled by the ceremony (operator, the login name); uploader steps default to the uploader role
 	HSM        *transcripts.HSMInfo // the PKCS#11 module and token used, if any
 	Mechanism  string
@@ -53,7 +54,7 @@ func (c Common) event(step, action string) transcripts.Event {
 }
 
 func commonOf(e *transcripts.Entry) Common {
-	return Common{Actor: e.Actor, HSM: e.HSM, Mechanism: e.Mechanism, Result: e.Result, Deviations: e.Deviations, ActedOn: e.ActedOn}
+	return Common{Seq: e.Seq, Actor: e.Actor, HSM: e.HSM, Mechanism: e.Mechanism, Result: e.Result, Deviations: e.Deviations, ActedOn: e.ActedOn}
 }
 
 // uploaderEvent is c.event for the online side's steps, whose role is
