@@ -13,6 +13,7 @@ import (
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
 // opsByType are the default and allowed key_ops per target type:
@@ -67,7 +68,7 @@ type job struct {
 
 	// resumed is the event of an earlier run that recorded this key in
 	// the ceremony: it is not wrapped again, its recorded .byok is used.
-	resumed *transcripts.Entry
+	resumed *steps.BYOKExport
 	seq     int64 // the seq of the event recording it
 
 	// results
@@ -85,10 +86,10 @@ type run struct {
 	hsm  *HSMInfo // the module and token used, once known
 	done int      // keys wrapped
 
-	cer        *transcripts.Ceremony         // open for the whole run, with CeremonyDir
-	byArtifact map[string]*transcripts.Entry // recorded byok.export events by their .byok's name
-	recorded   atomic.Int64                  // events recorded by this run
-	complete   bool                          // an earlier run did it all: nothing to do
+	cer        *transcripts.Ceremony        // open for the whole run, with CeremonyDir
+	byArtifact map[string]*steps.BYOKExport // recorded byok.export events by their .byok's name
+	recorded   atomic.Int64                 // events recorded by this run
+	complete   bool                         // an earlier run did it all: nothing to do
 	notes      []string
 }
 

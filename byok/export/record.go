@@ -11,10 +11,8 @@ import (
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/words"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
-
-// stepExport is the step each exported key is recorded as.
-const stepExport = "byok.export"
 
 // result describes every job.
 func (r *run) result() *Result {
@@ -43,20 +41,15 @@ func (r *run) keyResult(j *job) KeyResult {
 	} else {
 		k.Source = "file"
 	}
-	if e := j.resumed; e != nil {
+	if x := j.resumed; x != nil {
 		// Nothing was wrapped: the key is what the ceremony recorded.
 		k.Resumed = true
-		k.Name, _ = param(e, "name")
-		k.Kty, _ = param(e, "kty")
-		k.Crv, _ = param(e, "crv")
-		k.Target, _ = param(e, "target")
-		k.KCV, _ = param(e, "kcv")
-		k.KCVNote, _ = param(e, "kcv_note")
-		k.Mechanism, k.Deviations = e.Mechanism, append([]string{}, e.Deviations...)
-		if ops, ok := param(e, "ops"); ok {
-			k.Ops = strings.Split(ops, ",")
+		k.Name, k.Kty, k.Crv, k.Target, k.KCV, k.KCVNote = x.Name, x.Kty, x.Crv, x.Target, x.KCV, x.KCVNote
+		k.Mechanism, k.Deviations = x.Mechanism, append([]string{}, x.Deviations...)
+		if x.Ops != nil {
+			k.Ops = x.Ops
 		}
-		if h := e.HSM; h != nil {
+		if h := x.HSM; h != nil {
 			k.HSM = &HSMInfo{ModulePath: h.ModulePath, ModuleSHA256: h.ModuleSHA256, Token: hsm.TokenInfo{
 				Label: h.TokenLabel, Manufacturer: h.Manufacturer, Model: h.Model, Serial: h.Serial, Firmware: h.Firmware}}
 		}
@@ -76,71 +69,34 @@ func (r *run) keyResult(j *job) KeyResult {
 // event is the "byok.export" event that records k.
 func event(req Request, k *KeyResult) transcripts.Event {
 	kek := req.KEK
-	kekPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: kek.SPKI})
-	ev := transcripts.Event{
-		Step:    stepExport,
-		Actor:   req.Actor,
-		Action:  fmt.Sprintf("exported %s (%s) as %s, wrapped under KEK %s", k.Name, k.Target, filepath.Base(k.Out), kek.Kid),
-		Inputs:  []transcripts.Artifact{transcripts.NewArtifact(kekArtifactName(kek), transcripts.KindKEK, kekPEM)},
-		Outputs: []transcripts.Artifact{transcripts.NewArtifact(filepath.Base(k.Out), transcripts.KindBYOK, k.Blob)},
-		Params: []transcripts.Param{
-			{Name: "kid", Value: kek.Kid},
-			{Name: "kek_sha256", Value: kek.Fingerprint().Hex()},
-			{Name: "name", Value: k.Name},
-			{Name: "ops", Value: strings.Join(k.Ops, ",")},
-			{Name: "kty", Value: k.Kty},
-			{Name: "target", Value: k.Target},
-			{Name: "source", Value: k.Key},
-			{Name: "generator", Value: k.Generator},
-			{Name: "byok_sha256", Value: k.SHA256},
-		},
-		Mechanism: k.Mechanism,
-		Result:    "ok",
-	}
-	if len(k.Deviations) > 0 {
-		ev.Deviations = k.Deviations
-	}
-	if k.Crv != "" {
-		ev.Params = append(ev.Params, transcripts.Param{Name: "crv", Value: k.Crv})
+	x := steps.BYOKExport{
+		Common: steps.Common{Actor: req.Actor, Mechanism: k.Mechanism, Result: "ok", Deviations: k.Deviations},
+		KEK:    steps.File{Name: kekArtifactName(kek), Data: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: kek.SPKI})},
+		BYOK:   steps.File{Name: filepath.Base(k.Out), Data: k.Blob},
+		Kid:    kek.Kid, KEKSHA256: kek.Fingerprint().Hex(), Name: k.Name, Ops: k.Ops,
+		Kty: k.Kty, Target: k.Target, Crv: k.Crv, Source: k.Key, Generator: k.Generator, BYOKSHA256: k.SHA256,
+		PublicKeyNote: k.PublicKeyNote, KCV: k.KCV, KCVNote: k.KCVNote,
 	}
 	// The target's public key, so that the uploader can check the key
-	// the service imported is this one (public_key_match).
+	// the service imported is this one (public_key_match); for an AES key
+	// its check value does that (kcv_match).
 	if k.PublicKey != nil {
-		ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(publicArtifactName(k.Name), transcripts.KindPublicKey,
-			pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: k.PublicKey})))
-		ev.Params = append(ev.Params, transcripts.Param{Name: "public_key_sha256", Value: words.Sum(k.PublicKey).Hex()})
-	} else if k.PublicKeyNote != "" {
-		ev.Params = append(ev.Params, transcripts.Param{Name: "public_key", Value: "not recorded: " + k.PublicKeyNote})
-	}
-	// An AES key's check value, so that the uploader can check the
-	// key the service imported is this one (kcv_match).
-	if k.KCV != "" {
-		ev.Params = append(ev.Params, transcripts.Param{Name: "kcv", Value: k.KCV})
-	} else if k.KCVNote != "" {
-		ev.Params = append(ev.Params, transcripts.Param{Name: "kcv_note", Value: k.KCVNote})
+		x.PublicKey = &steps.File{Name: steps.PublicKeyFileName(k.Name), Data: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: k.PublicKey})}
+		x.PublicKeySHA256 = words.Sum(k.PublicKey).Hex()
 	}
 	if p := k.Preflight; p != nil {
-		status := "passed"
-		if !p.Passed {
-			status = "failed: " + p.Reason
-		}
-		ev.Params = append(ev.Params, transcripts.Param{Name: "preflight", Value: status})
-		if p.Note != "" {
-			ev.Params = append(ev.Params, transcripts.Param{Name: "preflight_note", Value: p.Note})
-		}
+		x.Preflight = &steps.Preflight{Passed: p.Passed, Reason: p.Reason, Note: p.Note}
 	}
 	if h := k.HSM; h != nil {
-		ev.HSM = &transcripts.HSMInfo{
+		x.HSM = &transcripts.HSMInfo{
 			ModulePath: h.ModulePath, ModuleSHA256: h.ModuleSHA256, TokenLabel: h.Token.Label,
 			Manufacturer: h.Token.Manufacturer, Model: h.Token.Model, Serial: h.Token.Serial, Firmware: h.Token.Firmware,
 		}
 	}
-	return ev
+	return x.Event()
 }
 
-func kekArtifactName(kek *byok.KEK) string { return "kek-" + kek.Fingerprint().Hex()[:16] + ".pem" }
-
-func publicArtifactName(name string) string { return name + ".public.pem" }
+func kekArtifactName(kek *byok.KEK) string { return steps.KEKFileName(kek.Fingerprint().Hex()) }
 
 // record records j's event, in the writer goroutine, once its .byok is
 // written and read back.
@@ -179,8 +135,8 @@ func (r *run) checkRecordable(j *job) error {
 	if (j.info.Type == byok.TypeRSA || j.info.Type == byok.TypeEC) && j.pubNote == "" {
 		// RSA and EC keys record NAME.public.pem too (a token key's type
 		// is known, and this checked, once the token is read).
-		if err := transcripts.CheckArtifactName(publicArtifactName(j.name)); err != nil {
-			return hinted(fmt.Errorf("--key %s: the ceremony cannot record the public key as %q: %s", j.src, publicArtifactName(j.name), strings.TrimPrefix(err.Error(), "transcripts: ")),
+		if err := transcripts.CheckArtifactName(steps.PublicKeyFileName(j.name)); err != nil {
+			return hinted(fmt.Errorf("--key %s: the ceremony cannot record the public key as %q: %s", j.src, steps.PublicKeyFileName(j.name), strings.TrimPrefix(err.Error(), "transcripts: ")),
 				"give the key a vault name of at most 117 characters (--name NAME for one key, or relabel it)")
 		}
 	}
@@ -196,14 +152,4 @@ func (r *run) checkRecordable(j *job) error {
 		return e
 	}
 	return nil
-}
-
-// param returns the value of e's parameter name.
-func param(e *transcripts.Entry, name string) (string, bool) {
-	for _, p := range e.Params {
-		if p.Name == name {
-			return p.Value, true
-		}
-	}
-	return "", false
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -20,10 +19,8 @@ import (
 	"github.com/keyrite/keyrite/internal/fsx"
 	"github.com/keyrite/keyrite/internal/words"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
-
-// stepCleanup records the removal of an interrupted run's output directory.
-const stepCleanup = "byok.export.cleanup"
 
 // openCeremony opens the ceremony directory; tests count the calls.
 var openCeremony = transcripts.Open
@@ -103,19 +100,19 @@ func ceremonyErr(dir string, err error) error {
 // work, rather than when the step is recorded.
 func (r *run) resume() error {
 	kek := r.req.KEK
-	r.byArtifact = map[string]*transcripts.Entry{}
-	bySource := map[string][]*transcripts.Entry{}
-	for _, e := range r.cer.Recorded(stepExport) {
+	r.byArtifact = map[string]*steps.BYOKExport{}
+	bySource := map[string][]*steps.BYOKExport{}
+	for _, e := range r.cer.Recorded(steps.StepBYOKExport) {
 		if e.Result != "ok" || e.Actor.Role == transcripts.RoleUploader {
 			continue
 		}
-		for _, a := range e.Outputs {
-			if a.Kind == transcripts.KindBYOK {
-				r.byArtifact[a.Name] = &e
-			}
+		x, err := steps.ParseBYOKExport(&e)
+		if err != nil {
+			continue // not an export this run could resume: its .byok name is refused as taken below
 		}
-		if src, ok := param(&e, "source"); ok {
-			bySource[src] = append(bySource[src], &e)
+		r.byArtifact[x.BYOK.Name] = x
+		if x.Source != "" {
+			bySource[x.Source] = append(bySource[x.Source], x)
 		}
 	}
 	if r.req.OutDir != "" {
@@ -125,14 +122,14 @@ func (r *run) resume() error {
 			if j.name != "" {
 				continue
 			}
-			var found []*transcripts.Entry
-			for _, e := range bySource[j.src] {
-				if kid, _ := param(e, "kid"); kid == kek.Kid {
-					found = append(found, e)
+			var found []*steps.BYOKExport
+			for _, x := range bySource[j.src] {
+				if x.Kid == kek.Kid {
+					found = append(found, x)
 				}
 			}
 			if len(found) == 1 {
-				j.name, _ = param(found[0], "name")
+				j.name = found[0].Name
 			}
 		}
 		if err := r.assignOutputs(false); err != nil {
@@ -162,7 +159,7 @@ func (r *run) matchRecorded(j *job) error {
 				"a ceremony keeps one file per name: choose another output name, or record this export in another ceremony directory")
 		}
 		if j.name != "" && j.pub != nil {
-			pa := publicArtifactName(j.name)
+			pa := steps.PublicKeyFileName(j.name)
 			want := sha256.Sum256(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: j.pub}))
 			if b, ok := r.cer.BoundBy(pa); ok {
 				if ref, _ := refNamed(&b, pa); ref.SHA256 != hex.EncodeToString(want[:]) {
@@ -174,28 +171,27 @@ func (r *run) matchRecorded(j *job) error {
 		return nil
 	}
 	var diffs []string
-	check := func(what, name, want string) {
-		if got, _ := param(e, name); got != want {
+	check := func(what, got, want string) {
+		if got != want {
 			diffs = append(diffs, fmt.Sprintf("%s %q, not %q", what, got, want))
 		}
 	}
-	check("source", "source", j.src)
-	check("KEK kid", "kid", kek.Kid)
-	check("KEK sha256", "kek_sha256", kek.Fingerprint().Hex())
+	check("source", e.Source, j.src)
+	check("KEK kid", e.Kid, kek.Kid)
+	check("KEK sha256", e.KEKSHA256, kek.Fingerprint().Hex())
 	if j.name != "" {
-		check("name", "name", j.name)
+		check("name", e.Name, j.name)
 	}
 	ops := j.ops
 	if ops == nil {
-		kty, _ := param(e, "kty")
-		ops = DefaultOps(typeOfKty(kty))
+		ops = DefaultOps(typeOfKty(e.Kty))
 	}
-	check("key_ops", "ops", strings.Join(ops, ","))
+	check("key_ops", strings.Join(e.Ops, ","), strings.Join(ops, ","))
 	if j.pub != nil {
-		check("public key sha256", "public_key_sha256", words.Sum(j.pub).Hex())
+		check("public key sha256", e.PublicKeySHA256, words.Sum(j.pub).Hex())
 	}
 	if j.kcv != "" {
-		check("key check value", "kcv", j.kcv)
+		check("key check value", e.KCV, j.kcv)
 	}
 	if len(diffs) > 0 {
 		return hinted(fmt.Errorf("--key %s: %s is already recorded in ceremony %s, by event %d, for another export: it has %s", j.src, art, r.req.CeremonyDir, e.Seq, strings.Join(diffs, "; ")),
@@ -215,7 +211,7 @@ func (r *run) matchRecorded(j *job) error {
 	j.resumed, j.seq = e, e.Seq
 	j.blob, j.ciphertext, j.generator, j.mechanism = blob, b.Ciphertext, b.Generator, e.Mechanism
 	if j.name == "" {
-		j.name, _ = param(e, "name")
+		j.name = e.Name
 	}
 	return nil
 }
@@ -343,29 +339,12 @@ func (r *run) staleContents(dir string) (files, recorded int, unrecorded []strin
 }
 
 func (r *run) recordCleanup(dir string, files, recorded int, unrecorded []string) error {
-	q := strconv.QuoteToASCII(dir)
-	ev := transcripts.Event{
-		Step:   stepCleanup,
-		Actor:  r.req.Actor,
-		Action: fmt.Sprintf("removed %s, the unfinished output directory of an interrupted byok export; nothing in it had been published", q),
-		Params: []transcripts.Param{
-			{Name: "directory", Value: q},
-			{Name: "files", Value: strconv.Itoa(files)},
-			{Name: "recorded", Value: strconv.Itoa(recorded)},
-		},
-		Result: "ok",
-	}
+	x := steps.BYOKExportCleanup{Common: steps.Common{Actor: r.req.Actor, Result: "ok"}, Directory: dir, Files: files, Recorded: recorded}
 	if len(unrecorded) > 0 {
 		slices.Sort(unrecorded)
-		list := unrecorded
-		more := ""
-		if len(list) > 20 {
-			list, more = list[:20], fmt.Sprintf(" and %d more", len(unrecorded)-20)
-		}
-		ev.Deviations = []string{fmt.Sprintf("%d file(s) the interrupted run wrapped were never recorded and are discarded (the keys are exported again): %s%s",
-			len(unrecorded), strconv.QuoteToASCII(strings.Join(list, ", ")), more)}
+		x.Deviations = []string{steps.DiscardedDeviation(unrecorded)}
 	}
-	if err := r.cer.Record(ev); err != nil {
+	if err := r.cer.Record(x.Event()); err != nil {
 		return hinted(fmt.Errorf("recording the removal of %s in ceremony %s: %w", dir, r.req.CeremonyDir, err))
 	}
 	return nil
