@@ -92,6 +92,8 @@ func goldenCases(t *testing.T) []struct {
 		},
 		Quorum: QuorumOf(2, 3), Tokens: []string{"custodian-0 (SoftHSM v2, serial 0123456789abcdef)"},
 	}
+	restoreGuided := *restore
+	restoreGuided.Guided, restoreGuided.Source, restoreGuided.Tokens = true, "SD with spaces.json", nil
 	imp := func(result string) *UploaderImport {
 		return &UploaderImport{
 			Common:    Common{Actor: uploader, Result: result, ActedOn: &transcripts.CheckpointRef{}},
@@ -145,10 +147,14 @@ func goldenCases(t *testing.T) []struct {
 			Custodians: []KeygenCustodian{{Index: 0, Certificate: cert(0), X5T256: goldenX5T, Key: "/tmp/keys/wrap_0.pem"}},
 			Quorum:     1, RSABits: 2048}},
 		{"sd.restore", restore},
+		{"sd.restore-guided", &restoreGuided},
 		{"sd.verify", &SDVerify{Common: Common{Actor: alice, Result: "failed: share 2 did not open"},
 			SecurityDomain: File{Name: "SD.json", Data: sd.Data},
 			Report:         File{Name: DrillReportName(time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)), Data: text(`{"ok":false}`)},
 			Opened:         1, Shares: 3, Required: 2}},
+		{"sd.verify-guided", &SDVerify{Common: Common{Actor: alice, HSM: token, Mechanism: "CKM_RSA_PKCS_OAEP", Result: "ok"},
+			SecurityDomain: sd, Report: File{Name: DrillReportName(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)), Data: text(`{"ok":true}`)},
+			Opened: 3, Shares: 3, Required: 2, Guided: true, Tokens: []string{"custodian-0 (SoftHSM v2, serial 1)"}}},
 		{"custody.split", &CustodySplit{Common: Common{Actor: alice, Result: "ok"},
 			Manifest: File{Name: ManifestFileName("0123456789abcdef"), Data: text(`{"split_id":"0123456789abcdef"}`)},
 			SplitID:  "0123456789abcdef", Threshold: 2, Shares: 3, Out: "so-pin-shares"}},

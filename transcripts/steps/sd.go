@@ -115,6 +115,7 @@ type SDRestore struct {
 	Common
 	Source string // the security domain file as given (recorded in the action only)
 	Opened int    // how many custodian keys opened their share (recorded in the action only)
+	Guided bool   // run by the guided ceremony: the action ends "(guided)"
 
 	SecurityDomain    File // input, kind security-domain: SecurityDomainFile
 	ExchangeKey       File // input, kind exchange-key: ExchangeKeyFile
@@ -146,7 +147,7 @@ func (x *SDRestore) Step() string { return StepSDRestore }
 
 // Event encodes x.
 func (x *SDRestore) Event() transcripts.Event {
-	ev := x.event(StepSDRestore, fmt.Sprintf("built a restore blob from security domain %s with %d custodian keys", x.Source, x.Opened))
+	ev := x.event(StepSDRestore, guided(fmt.Sprintf("built a restore blob from security domain %s with %d custodian keys", x.Source, x.Opened), x.Guided))
 	ev.Inputs = []transcripts.Artifact{
 		x.SecurityDomain.artifact(transcripts.KindSecurityDomain),
 		x.ExchangeKey.artifact(transcripts.KindExchangeKey),
@@ -174,7 +175,8 @@ func ParseSDRestore(e *transcripts.Entry) (*SDRestore, error) {
 	}
 	r := recorded{e}
 	x := &SDRestore{Common: commonOf(e), ExchangeKeyX5T256: r.str("exchange_key_x5t_256"), Quorum: r.str("quorum"), Tokens: tokens(r)}
-	if rest, ok := strings.CutPrefix(e.Action, "built a restore blob from security domain "); ok {
+	action := unguided(e.Action, &x.Guided)
+	if rest, ok := strings.CutPrefix(action, "built a restore blob from security domain "); ok {
 		if i := strings.LastIndex(rest, " with "); i >= 0 {
 			if n, ok := strings.CutSuffix(rest[i+len(" with "):], " custodian keys"); ok {
 				x.Source = rest[:i]
@@ -204,11 +206,13 @@ func ParseSDRestore(e *transcripts.Entry) (*SDRestore, error) {
 // restoring it. Its result is "ok", or "failed: " and the problems.
 type SDVerify struct {
 	Common
-	SecurityDomain File // input, kind security-domain: named as the file given
-	Report         File // output, kind report: DrillReportName(when)
-	Opened         int  // shares opened (recorded in the action only)
-	Shares         int  // shares in the security domain (action only)
-	Required       int  // shares a restore needs (action only)
+	SecurityDomain File     // input, kind security-domain: named as the file given
+	Report         File     // output, kind report: DrillReportName(when)
+	Opened         int      // shares opened (recorded in the action only)
+	Shares         int      // shares in the security domain (action only)
+	Required       int      // shares a restore needs (action only)
+	Guided         bool     // run by the guided ceremony: the action ends "(guided)"
+	Tokens         []string // token_0, token_1, ...: the tokens used
 }
 
 // Step returns "sd.verify".
@@ -216,9 +220,14 @@ func (x *SDVerify) Step() string { return StepSDVerify }
 
 // Event encodes x.
 func (x *SDVerify) Event() transcripts.Event {
-	ev := x.event(StepSDVerify, fmt.Sprintf("quorum drill: %d of %d shares opened, %d required", x.Opened, x.Shares, x.Required))
+	ev := x.event(StepSDVerify, guided(fmt.Sprintf("quorum drill: %d of %d shares opened, %d required", x.Opened, x.Shares, x.Required), x.Guided))
 	ev.Inputs = []transcripts.Artifact{x.SecurityDomain.artifact(transcripts.KindSecurityDomain)}
 	ev.Outputs = []transcripts.Artifact{x.Report.artifact(transcripts.KindReport)}
+	var p params
+	for i, t := range x.Tokens {
+		p.add(fmt.Sprintf("token_%d", i), t)
+	}
+	ev.Params = p
 	return ev
 }
 
@@ -227,9 +236,27 @@ func ParseSDVerify(e *transcripts.Entry) (*SDVerify, error) {
 	if err := checkStep(e, StepSDVerify); err != nil {
 		return nil, err
 	}
-	x := &SDVerify{Common: commonOf(e)}
-	fmt.Sscanf(e.Action, "quorum drill: %d of %d shares opened, %d required", &x.Opened, &x.Shares, &x.Required)
+	x := &SDVerify{Common: commonOf(e), Tokens: tokens(recorded{e})}
+	fmt.Sscanf(unguided(e.Action, &x.Guided), "quorum drill: %d of %d shares opened, %d required", &x.Opened, &x.Shares, &x.Required)
 	x.SecurityDomain, _ = firstFile(e.Inputs, transcripts.KindSecurityDomain)
 	x.Report, _ = firstFile(e.Outputs, transcripts.KindReport)
 	return x, nil
+}
+
+const guidedSuffix = " (guided)"
+
+// guided marks the action of a step the guided ceremony ran.
+func guided(action string, g bool) string {
+	if g {
+		return action + guidedSuffix
+	}
+	return action
+}
+
+// unguided returns action without the guided mark, and sets *g if it had
+// one.
+func unguided(action string, g *bool) string {
+	a, ok := strings.CutSuffix(action, guidedSuffix)
+	*g = ok
+	return a
 }
