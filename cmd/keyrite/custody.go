@@ -19,6 +19,7 @@ import (
 	"github.com/keyrite/keyrite/internal/secret"
 	"github.com/keyrite/keyrite/internal/words"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
 // runCustodySplit implements
@@ -92,17 +93,12 @@ func runCustodySplit(e *env, args []string) error {
 	mb := m.Marshal()
 	fp := words.Sum(mb)
 	if cer != nil {
-		err := cer.Record(transcripts.Event{
-			Step:    "custody.split",
-			Action:  fmt.Sprintf("split a secret %d-of-%d (split %s) into %s", m.Threshold, m.Shares, m.SplitID, filepath.Base(*out)),
-			Outputs: []transcripts.Artifact{transcripts.NewArtifact("custody-"+m.SplitID[:8]+"-manifest.json", transcripts.KindReport, mb)},
-			Params: []transcripts.Param{
-				{Name: "split_id", Value: m.SplitID},
-				{Name: "threshold", Value: fmt.Sprint(m.Threshold)},
-				{Name: "shares", Value: fmt.Sprint(m.Shares)},
-			},
-			Result: "ok",
-		})
+		x := steps.CustodySplit{
+			Common:   steps.Common{Result: "ok"},
+			Manifest: steps.File{Name: steps.ManifestFileName(m.SplitID), Data: mb},
+			SplitID:  m.SplitID, Threshold: m.Threshold, Shares: m.Shares, Out: filepath.Base(*out),
+		}
+		err := cer.Record(x.Event())
 		if err != nil {
 			return cli.WithHint(fmt.Errorf("recording the step in %s: %w", *ceremony, err),
 				"the shares were written to "+*out+"; record the split ID and manifest SHA-256 by hand")
@@ -197,16 +193,12 @@ func runCustodyCombine(e *env, args []string) error {
 	m := res.Manifest
 	fp := words.Sum(m.Marshal())
 	if cer != nil {
-		err := cer.Record(transcripts.Event{
-			Step:   "custody.combine",
-			Action: fmt.Sprintf("recombined split %s (%d-of-%d) from shares %s", m.SplitID, m.Threshold, m.Shares, custodyJoinInts(res.Used)),
-			Inputs: []transcripts.Artifact{transcripts.NewArtifact("custody-"+m.SplitID[:8]+"-manifest.json", transcripts.KindReport, m.Marshal())},
-			Params: []transcripts.Param{
-				{Name: "split_id", Value: m.SplitID},
-				{Name: "shares_used", Value: custodyJoinInts(res.Used)},
-			},
-			Result: "ok",
-		})
+		x := steps.CustodyCombine{
+			Common:   steps.Common{Result: "ok"},
+			Manifest: steps.File{Name: steps.ManifestFileName(m.SplitID), Data: m.Marshal()},
+			SplitID:  m.SplitID, Used: res.Used, Threshold: m.Threshold, Shares: m.Shares,
+		}
+		err := cer.Record(x.Event())
 		if err != nil {
 			return cli.WithHint(fmt.Errorf("recording the step in %s: %w", *ceremony, err),
 				"the secret was written to "+*out+"; record the step by hand")

@@ -22,6 +22,7 @@ import (
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
 const sdKeygenHelp = `usage: keyrite sd keygen --quorum M --out-dir DIR (--token URI [--token URI]... | --custodians N)
@@ -178,7 +179,7 @@ func runSDKeygen(e *env, args []string) error {
 	}()
 	var list bytes.Buffer
 	for _, c := range cs {
-		certName := fmt.Sprintf("wrap_%d.cer", c.Index)
+		certName := steps.CertificateFileName(c.Index)
 		c.Cert = filepath.Join(*outDir, certName)
 		if err := fsx.WriteNew(filepath.Join(tmp, certName), c.certPEM, 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", c.Cert, fsx.UnwrapPathErr(err))
@@ -379,34 +380,20 @@ func keygenOnTokens(plans []tokenPlan, size int, label string) ([]*keygenCustodi
 
 // keygenEvent is the step as the transcript records it.
 func keygenEvent(cs []*keygenCustodian, req []byte, m, size int, onTokens bool, l *custodian.Loader) transcripts.Event {
-	ev := transcripts.Event{
-		Step:    "sd.keygen",
-		Action:  fmt.Sprintf("generated %d security-domain custodian keys (RSA-%d, quorum %d) and the download request", len(cs), size, m),
-		Outputs: []transcripts.Artifact{transcripts.NewArtifact("download_request.json", transcripts.KindDownloadRequest, req)},
-		Params: []transcripts.Param{
-			{Name: "custodians", Value: fmt.Sprint(len(cs))},
-			{Name: "quorum", Value: fmt.Sprint(m)},
-			{Name: "rsa_bits", Value: fmt.Sprint(size)},
-		},
-		Result: "ok",
+	x := steps.SDKeygen{
+		Common:  steps.Common{Result: "ok", Mechanism: steps.KeygenMechanismToken},
+		Request: steps.File{Name: steps.DownloadRequestFile, Data: req},
+		Quorum:  m, RSABits: size,
 	}
-	if onTokens {
-		ev.Mechanism = "CKM_RSA_PKCS_KEY_PAIR_GEN; certificate signed with CKM_RSA_PKCS (SHA-256); CKA_SIGN cleared after"
-	} else {
-		ev.Mechanism = "software crypto/rsa"
-		ev.Deviations = []string{"rehearsal: custodian private keys generated in software and written as PEM files"}
+	if !onTokens {
+		x.Mechanism, x.Deviations = steps.KeygenMechanismSoftware, []string{steps.KeygenDeviationSoftware}
 	}
 	for _, c := range cs {
-		ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(fmt.Sprintf("wrap_%d.cer", c.Index), transcripts.KindCertificate, c.certPEM))
-		v := c.X5T256 + " " + c.Key
-		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("custodian_%d", c.Index), Value: v})
+		x.Custodians = append(x.Custodians, steps.KeygenCustodian{Index: c.Index, X5T256: c.X5T256, Key: c.Key,
+			Certificate: steps.File{Name: steps.CertificateFileName(c.Index), Data: c.certPEM}})
 	}
-	info, all := l.HSMInfo()
-	ev.HSM = info
-	for i, t := range all {
-		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("token_%d", i), Value: t})
-	}
-	return ev
+	x.HSM, x.Tokens = l.HSMInfo()
+	return x.Event()
 }
 
 // previewKeygen stands in for the n custodians before their keys exist:
