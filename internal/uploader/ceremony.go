@@ -15,16 +15,18 @@ import (
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
-// Steps the uploader records in a ceremony's transcript.
+// Steps the uploader records in a ceremony's transcript (their encoding is
+// transcripts/steps').
 const (
-	StepImport   = "uploader.byok.import"
-	StepSDUpload = "uploader.sd.upload"
+	StepImport   = steps.StepUploaderImport
+	StepSDUpload = steps.StepUploaderSDUpload
 	// StepSDStatus records a later look at an upload's status
 	// (keyrite-uploader sd upload --resume).
-	StepSDStatus = "uploader.sd.status"
-	roleUploader = "uploader"
+	StepSDStatus = steps.StepUploaderSDStatus
+	roleUploader = transcripts.RoleUploader
 )
 
 // ErrCeremony is returned (wrapped) when a ceremony directory cannot be
@@ -39,7 +41,7 @@ var ErrNoTrust = errors.New("uploader: no trust file: the ceremony's signer iden
 
 // StepTrustOnFirstUse records the decision to act on a ceremony without a
 // trust file, naming the keys that signed the checkpoint acted on.
-const StepTrustOnFirstUse = "uploader.trust-on-first-use"
+const StepTrustOnFirstUse = steps.StepUploaderTrustOnFirstUse
 
 // checkTrust refuses to act on v without a trust file unless the client
 // trusts on first use; then it records that decision and the signers it
@@ -56,22 +58,18 @@ func (c *Client) checkTrust(v *Verified, trust *transcripts.Trust, cer *transcri
 			return nil
 		}
 	}
-	ev := transcripts.Event{
-		Step: StepTrustOnFirstUse, Actor: transcripts.Actor{Role: roleUploader}, ActedOn: &v.Checkpoint,
-		Action: "acted without a trust file, trusting on first use the keys that signed the checkpoint",
-		Result: "ok",
-	}
+	x := steps.UploaderTrustOnFirstUse{Common: steps.Common{Actor: transcripts.Actor{Role: roleUploader}, ActedOn: &v.Checkpoint, Result: "ok"}}
 	for _, cp := range v.Report.Checkpoints {
 		if cp.CheckpointRef != v.Checkpoint {
 			continue
 		}
 		for i, s := range cp.Signatures {
 			if s.Valid {
-				ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("signer_%d", i+1), Value: fmt.Sprintf("%s (%s) %s", s.Name, s.Role, s.VerifierKey)})
+				x.Signers = append(x.Signers, steps.Signer{N: i + 1, Name: s.Name, Role: s.Role, Key: s.VerifierKey})
 			}
 		}
 	}
-	return cer.Record(ev)
+	return cer.Record(x.Event())
 }
 
 // Verified is a ceremony transcript that verified, and the signed state the
@@ -453,18 +451,14 @@ func kcvCheckOf(res *ImportResult) string {
 	return CheckNotCompared
 }
 
-// publicKeyParams records the public-key check of an import: for an AES
+// publicKeyResult records the public-key check of an import: for an AES
 // key public_key_match is "not applicable", never a false alarm.
-func publicKeyParams(res *ImportResult) []transcripts.Param {
+func publicKeyResult(res *ImportResult) *steps.PublicKeyResult {
 	match := strconv.FormatBool(res.PublicKeyMatch)
 	if res.PublicKeyCheck == CheckNotApplicable {
 		match = CheckNotApplicable
 	}
-	return []transcripts.Param{
-		{Name: "public_key_match", Value: match},
-		{Name: "public_key_check", Value: res.PublicKeyCheck},
-		{Name: "match_reason", Value: res.MatchReason},
-	}
+	return &steps.PublicKeyResult{Match: match, Check: res.PublicKeyCheck, Reason: res.MatchReason}
 }
 
 // ImportCeremony verifies the ceremony in dir, then imports every recorded
@@ -518,13 +512,9 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 		held, herr := c.inVault(ctx, kc, vault, p)
 		if herr != nil {
 			// A hostile or failing answer to the look-up is recorded too.
-			ev := transcripts.Event{
-				Step: StepImport, Actor: transcripts.Actor{Role: roleUploader}, ActedOn: &v.Checkpoint,
-				Action: fmt.Sprintf("looking for %s (byok.export event %d) in %s failed; nothing was imported", p.Spec.Name, p.Seq, vault),
-				Params: []transcripts.Param{{Name: "export_seq", Value: strconv.FormatInt(p.Seq, 10)}, {Name: "vault", Value: vault}, {Name: "name", Value: p.Spec.Name}},
-				Result: failure(herr),
-			}
-			if rerr := cer.Record(ev); rerr != nil {
+			x := steps.UploaderImport{Common: steps.Common{Actor: transcripts.Actor{Role: roleUploader}, ActedOn: &v.Checkpoint, Result: failure(herr)},
+				Lookup: true, ExportSeq: p.Seq, Vault: vault, Name: p.Spec.Name}
+			if rerr := cer.Record(x.Event()); rerr != nil {
 				return out, fmt.Errorf("%w (and recording the failure failed: %v)", herr, rerr)
 			}
 			return out, herr
@@ -554,63 +544,39 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 		if ierr == nil && res.KCVMismatch {
 			ierr = fmt.Errorf("%w: %s was imported as %s: %s", ErrKCVMismatch, p.Spec.Name, res.Kid, res.KCVReason)
 		}
-		// An AES key's key check value result, once the service was asked.
-		var kcvParams []transcripts.Param
-		if p.Spec.Kty == "oct-HSM" && res != nil && res.KCVReason != "" {
-			if p.Spec.KCV != nil {
-				kcvParams = append(kcvParams, transcripts.Param{Name: "kcv", Value: hex.EncodeToString(p.Spec.KCV)})
-			}
-			if res.KCVService != "" {
-				kcvParams = append(kcvParams, transcripts.Param{Name: "kcv_service", Value: res.KCVService})
-			}
-			kcvParams = append(kcvParams,
-				transcripts.Param{Name: "kcv_match", Value: strconv.FormatBool(res.KCVMatch)},
-				transcripts.Param{Name: "kcv_reason", Value: res.KCVReason})
-		}
-		ev := transcripts.Event{
-			Step:    StepImport,
-			Actor:   transcripts.Actor{Role: roleUploader},
-			ActedOn: &v.Checkpoint,
+		x := steps.UploaderImport{
+			Common:    steps.Common{Actor: transcripts.Actor{Role: roleUploader}, ActedOn: &v.Checkpoint},
+			ExportSeq: p.Seq,
 			// The .byok file sent, as recorded by the export (same name and
 			// bytes: the transcript binds it once).
-			Inputs: []transcripts.Artifact{transcripts.NewArtifact(p.File, transcripts.KindBYOK, p.Spec.BYOK)},
-			Params: []transcripts.Param{
-				{Name: "export_seq", Value: strconv.FormatInt(p.Seq, 10)},
-				{Name: "byok_file", Value: p.File},
-				{Name: "vault", Value: vault},
-				{Name: "name", Value: p.Spec.Name},
-				{Name: "kty", Value: p.Spec.Kty},
-			},
+			BYOK:  steps.File{Name: p.File, Data: p.Spec.BYOK},
+			Vault: vault, Name: p.Spec.Name, Kty: p.Spec.Kty, Crv: p.Spec.Crv, Ops: p.Spec.KeyOps,
 		}
-		if p.Spec.Crv != "" {
-			ev.Params = append(ev.Params, transcripts.Param{Name: "crv", Value: p.Spec.Crv})
-		}
-		if len(p.Spec.KeyOps) > 0 {
-			ev.Params = append(ev.Params, transcripts.Param{Name: "ops", Value: strings.Join(p.Spec.KeyOps, ",")})
+		// An AES key's key check value result, once the service was asked.
+		if p.Spec.Kty == "oct-HSM" && res != nil && res.KCVReason != "" {
+			x.KCV = &steps.KCVResult{Service: res.KCVService, Match: res.KCVMatch, Reason: res.KCVReason}
+			if p.Spec.KCV != nil {
+				x.KCV.Recorded = hex.EncodeToString(p.Spec.KCV)
+			}
 		}
 		if res != nil {
 			if res.Imported != nil {
-				ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(fmt.Sprintf("import-%d-%s.json", p.Seq, p.Spec.Name), transcripts.KindServiceResponse, res.Imported))
+				x.Imported = &steps.File{Name: steps.ImportResponseName(p.Seq, p.Spec.Name), Data: res.Imported}
 			}
 			if res.Fetched != nil {
-				ev.Outputs = append(ev.Outputs, transcripts.NewArtifact(fmt.Sprintf("getkey-%d-%s.json", p.Seq, p.Spec.Name), transcripts.KindServiceResponse, res.Fetched))
+				x.Fetched = &steps.File{Name: steps.GetKeyResponseName(p.Seq, p.Spec.Name), Data: res.Fetched}
 			}
-		}
-		if res != nil && res.Kid != "" {
-			ev.Params = append(ev.Params, transcripts.Param{Name: "kid", Value: res.Kid})
+			x.Kid = res.Kid
 		}
 		if ierr != nil {
 			if res != nil && res.MatchReason != "" {
-				ev.Params = append(ev.Params, publicKeyParams(res)...)
+				x.PublicKey = publicKeyResult(res)
 			}
-			ev.Params = append(ev.Params, kcvParams...)
-			ev.Action = fmt.Sprintf("import of %s (byok.export event %d) into %s failed", p.Spec.Name, p.Seq, vault)
-			ev.Result = failure(ierr)
+			x.Result = failure(ierr)
 			if errors.Is(ierr, ErrOutcomeUnknown) {
 				// Sent, but no answer: the vault may hold it. Not a failure
 				// to act on blindly: the next run asks the vault.
-				ev.Action = fmt.Sprintf("import of %s (byok.export event %d) into %s was sent, but its outcome is unknown", p.Spec.Name, p.Seq, vault)
-				ev.Result = bounded("unknown: " + ierr.Error())
+				x.Result = bounded("unknown: " + ierr.Error())
 			}
 			if res != nil && (res.Mismatch || res.KCVMismatch) {
 				o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyCheck: res.PublicKeyCheck, MatchReason: res.MatchReason, Mismatch: true}
@@ -619,16 +585,13 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 				}
 				out = append(out, o.settle(false, kcvCheckOf(res)))
 			}
-			if rerr := cer.Record(ev); rerr != nil {
+			if rerr := cer.Record(x.Event()); rerr != nil {
 				return out, fmt.Errorf("%w (and recording the failure failed: %v)", ierr, rerr)
 			}
 			return out, ierr
 		}
-		ev.Action = fmt.Sprintf("imported %s (byok.export event %d) into %s as %s", p.Spec.Name, p.Seq, vault, res.Kid)
-		ev.Params = append(ev.Params, publicKeyParams(res)...)
-		ev.Params = append(ev.Params, kcvParams...)
-		ev.Result = "ok"
-		if err := cer.Record(ev); err != nil {
+		x.PublicKey, x.Result = publicKeyResult(res), "ok"
+		if err := cer.Record(x.Event()); err != nil {
 			return out, fmt.Errorf("uploader: %s was imported as %s but recording it in the transcript failed: %w", p.Spec.Name, res.Kid, err)
 		}
 		o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyCheck: res.PublicKeyCheck, MatchReason: res.MatchReason}
@@ -695,11 +658,9 @@ func (c *Client) UploadCeremony(ctx context.Context, dir, hsmURL string, trust *
 	if err := c.checkTrust(v, trust, cer); err != nil {
 		return nil, err
 	}
-	step, verb := StepSDUpload, "upload of"
 	var st *Status
 	var uerr error
 	if resume {
-		step, verb = StepSDStatus, "status of the upload of"
 		st, uerr = c.SDStatus(ctx, hsm, "upload", true)
 		if uerr == nil && st == nil {
 			uerr = fmt.Errorf("%w: the HSM reports no security-domain upload", ErrStatusUnknown)
@@ -707,41 +668,30 @@ func (c *Client) UploadCeremony(ctx context.Context, dir, hsmURL string, trust *
 	} else {
 		st, uerr = c.UploadSecurityDomain(ctx, hsm, blob)
 	}
-	ev := transcripts.Event{
-		Step:    step,
-		Actor:   transcripts.Actor{Role: roleUploader},
-		ActedOn: &v.Checkpoint,
-		Params: []transcripts.Param{
-			{Name: "restore_seq", Value: strconv.FormatInt(seq, 10)},
-			{Name: "blob_file", Value: name},
-			{Name: "hsm", Value: hsm},
-		},
+	x := steps.UploaderSDUpload{
+		Common:     steps.Common{Actor: transcripts.Actor{Role: roleUploader}, ActedOn: &v.Checkpoint, Result: "ok"},
+		RestoreSeq: seq, BlobFile: name, HSMURL: hsm,
 	}
 	if st != nil {
-		ev.Params = append(ev.Params, transcripts.Param{Name: "status", Value: st.Status}, transcripts.Param{Name: "status_details", Value: st.Details})
-		if st.Polls > 0 {
-			ev.Params = append(ev.Params, transcripts.Param{Name: "polls", Value: strconv.Itoa(st.Polls)},
-				transcripts.Param{Name: "watched_seconds", Value: strconv.Itoa(int(st.Elapsed.Seconds()))})
-		}
+		x.Status = &steps.SDStatus{Status: st.Status, Details: st.Details, Polls: st.Polls, WatchedSeconds: int(st.Elapsed.Seconds())}
 	}
-	what := fmt.Sprintf("the restore blob %s (sd.restore event %d) to %s", name, seq, hsm)
+	event := func() transcripts.Event {
+		if resume {
+			return (*steps.UploaderSDStatus)(&x).Event()
+		}
+		return x.Event()
+	}
 	if uerr != nil {
-		ev.Action = verb + " " + what
-		ev.Result = outcome(uerr)
+		x.Result = outcome(uerr)
 		if errors.Is(uerr, ErrAlreadyRequested) {
 			return st, uerr // nothing was sent: nothing to record
 		}
-		if rerr := cer.Record(ev); rerr != nil {
+		if rerr := cer.Record(event()); rerr != nil {
 			return st, fmt.Errorf("%w (and recording it in the transcript failed: %v)", uerr, rerr)
 		}
 		return st, uerr
 	}
-	ev.Action = "uploaded " + what
-	if resume {
-		ev.Action = "the upload of " + what + " finished"
-	}
-	ev.Result = "ok"
-	if err := cer.Record(ev); err != nil {
+	if err := cer.Record(event()); err != nil {
 		return st, fmt.Errorf("uploader: the upload succeeded but recording it in the transcript failed: %w", err)
 	}
 	return st, nil

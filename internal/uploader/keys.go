@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azkeys"
 
 	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
 // ServiceError is an error response of the service:
@@ -214,12 +215,12 @@ type ImportResult struct {
 
 // What a check of an imported key found (ImportResult.PublicKeyCheck,
 // ImportOutcome.PublicKeyCheck and KCVCheck, and the transcript's
-// public_key_check param).
+// public_key_check param): the words transcripts/steps records.
 const (
-	CheckMatch         = "match"
-	CheckMismatch      = "mismatch"
-	CheckNotCompared   = "not compared"   // nothing recorded offline, or the service did not compute it
-	CheckNotApplicable = "not applicable" // an AES key has no public part
+	CheckMatch         = steps.CheckMatch
+	CheckMismatch      = steps.CheckMismatch
+	CheckNotCompared   = steps.CheckNotCompared   // nothing recorded offline, or the service did not compute it
+	CheckNotApplicable = steps.CheckNotApplicable // an AES key has no public part
 )
 
 // ErrPublicKeyMismatch is returned (wrapped) by ImportCeremony when the key
