@@ -130,17 +130,6 @@ func (v *Verified) later() []transcripts.Entry {
 	return out
 }
 
-func param(e *transcripts.Entry, names ...string) (string, bool) {
-	for _, n := range names {
-		for _, p := range e.Params {
-			if p.Name == n {
-				return p.Value, true
-			}
-		}
-	}
-	return "", false
-}
-
 // ExportPlan is one recorded byok.export, ready to import.
 type ExportPlan struct {
 	Seq  int64  // the byok.export event's seq
@@ -175,51 +164,36 @@ type ExportPlan struct {
 // key size (param "target"); a "kcv" on another key type is refused. Every
 // check is done before anything is sent.
 func PlanImports(v *Verified) ([]ExportPlan, error) {
-	type earlier struct {
-		kid, reason string
-		check       string
-		match       bool
-		kcv         *bool
-		kcvReason   string
-	}
-	done := map[int64]earlier{}
+	done := map[int64]*steps.UploaderImport{}
 	for _, e := range v.later() {
 		if e.Step != StepImport || e.Actor.Role != roleUploader || e.Result != "ok" {
 			continue
 		}
-		s, _ := param(&e, "export_seq")
-		kid, _ := param(&e, "kid")
-		match, _ := param(&e, "public_key_match")
-		reason, _ := param(&e, "match_reason")
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil && kid != "" {
-			d := earlier{kid: kid, match: match == "true", reason: reason, check: CheckNotCompared}
-			switch c, _ := param(&e, "public_key_check"); {
-			case c != "":
-				d.check = c
-			case match == "true":
-				d.check = CheckMatch
-			case match == CheckNotApplicable:
-				d.check = CheckNotApplicable
-			}
-			if km, ok := param(&e, "kcv_match"); ok {
-				d.kcv = new(km == "true")
-				d.kcvReason, _ = param(&e, "kcv_reason")
-			}
-			done[n] = d
+		if x, err := steps.ParseUploaderImport(&e); err == nil && x.ExportSeq > 0 && x.Kid != "" {
+			done[x.ExportSeq] = x
 		}
 	}
 	var plans []ExportPlan
 	for _, e := range v.Events {
-		if e.Step != "byok.export" || e.Result != "ok" {
+		if e.Step != steps.StepBYOKExport || e.Result != "ok" {
 			continue
 		}
-		p, err := planOne(v, &e)
+		x, err := steps.ParseBYOKExport(&e)
 		if err != nil {
-			return nil, fmt.Errorf("%w: byok.export event %d: %w", ErrCeremony, e.Seq, err)
+			return nil, fmt.Errorf("%w: %w", ErrCeremony, err)
 		}
-		if d, ok := done[e.Seq]; ok {
-			p.Done, p.DoneMatch, p.DoneCheck, p.DoneReason = d.kid, d.match, d.check, d.reason
-			p.DoneKCV, p.DoneKCVReason = d.kcv, d.kcvReason
+		p, err := planOne(v, x)
+		if err != nil {
+			return nil, fmt.Errorf("%w: byok.export event %d: %w", ErrCeremony, x.Seq, err)
+		}
+		if d, ok := done[x.Seq]; ok {
+			p.Done, p.DoneCheck = d.Kid, d.PublicKey.RecordedCheck()
+			if r := d.PublicKey; r != nil {
+				p.DoneMatch, p.DoneReason = r.Match == "true", r.Reason
+			}
+			if k := d.KCV; k != nil {
+				p.DoneKCV, p.DoneKCVReason = new(k.Match), k.Reason
+			}
 		}
 		plans = append(plans, *p)
 	}
@@ -229,19 +203,8 @@ func PlanImports(v *Verified) ([]ExportPlan, error) {
 	return plans, nil
 }
 
-func planOne(v *Verified, e *transcripts.Entry) (*ExportPlan, error) {
-	p := &ExportPlan{Seq: e.Seq}
-	for _, a := range e.Outputs {
-		if a.Kind == transcripts.KindBYOK {
-			if p.File != "" {
-				return nil, fmt.Errorf("it has two .byok outputs (%s, %s)", p.File, a.Name)
-			}
-			p.File = a.Name
-		}
-	}
-	if p.File == "" {
-		return nil, errors.New("it has no .byok output artifact")
-	}
+func planOne(v *Verified, x *steps.BYOKExport) (*ExportPlan, error) {
+	p := &ExportPlan{Seq: x.Seq, File: x.BYOK.Name}
 	data, err := v.Report.ReadArtifact(p.File)
 	if err != nil {
 		return nil, err
@@ -252,34 +215,29 @@ func planOne(v *Verified, e *transcripts.Entry) (*ExportPlan, error) {
 	}
 	p.Spec.BYOK = data
 	p.Kid = blob.Kid
-	if kid, ok := param(e, "kid"); ok && kid != blob.Kid {
-		return nil, fmt.Errorf("param kid %s differs from the .byok header.kid %s", kid, blob.Kid)
+	if x.Kid != "" && x.Kid != blob.Kid {
+		return nil, fmt.Errorf("param kid %s differs from the .byok header.kid %s", x.Kid, blob.Kid)
 	}
-	name, ok := param(e, "name")
-	if !ok || !validKeyName(name) {
-		return nil, fmt.Errorf("param name %q is missing or not 1 to 127 letters, digits and hyphens", name)
+	if !validKeyName(x.Name) {
+		return nil, fmt.Errorf("param name %q is missing or not 1 to 127 letters, digits and hyphens", x.Name)
 	}
-	p.Spec.Name = name
-	if err := setType(&p.Spec, e); err != nil {
-		return nil, err
-	}
-	if ops, ok := param(e, "ops", "key_ops"); ok && ops != "" {
-		for _, op := range strings.Split(ops, ",") {
-			op = strings.TrimSpace(op)
-			switch op {
-			case "encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey":
-				p.Spec.KeyOps = append(p.Spec.KeyOps, op)
-			default:
-				return nil, fmt.Errorf("param ops has %q; expected encrypt, decrypt, sign, verify, wrapKey or unwrapKey", op)
-			}
+	p.Spec.Name = x.Name
+	p.Spec.Kty, p.Spec.Crv = x.Kty, x.Crv
+	for _, op := range x.Ops {
+		op = strings.TrimSpace(op)
+		switch op {
+		case "encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey":
+			p.Spec.KeyOps = append(p.Spec.KeyOps, op)
+		default:
+			return nil, fmt.Errorf("param ops has %q; expected encrypt, decrypt, sign, verify, wrapKey or unwrapKey", op)
 		}
 	}
-	expected, reason, err := recordedPublic(v, e)
+	expected, reason, err := recordedPublic(v, x)
 	if err != nil {
 		return nil, err
 	}
 	p.Spec.Expected, p.Spec.NoExpectedReason = expected, reason
-	if err := recordedKCV(&p.Spec, e); err != nil {
+	if err := recordedKCV(&p.Spec, x); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -289,15 +247,14 @@ func planOne(v *Verified, e *transcripts.Entry) (*ExportPlan, error) {
 // exactly 6 lowercase hex digits) and size (param "target", AES-128,
 // AES-192 or AES-256). A kcv on another key type is refused; an AES
 // export without one gets the reason: its "kcv_note", or none recorded.
-func recordedKCV(s *ImportSpec, e *transcripts.Entry) error {
-	kcv, hasKCV := param(e, "kcv")
+func recordedKCV(s *ImportSpec, x *steps.BYOKExport) error {
 	if s.Kty != "oct-HSM" {
-		if hasKCV {
+		if x.KCV != "" {
 			return fmt.Errorf("param kcv is recorded for kty %s; a key check value belongs to an AES key (oct-HSM)", s.Kty)
 		}
 		return nil
 	}
-	switch t, _ := param(e, "target"); t {
+	switch x.Target {
 	case "AES-128":
 		s.AESBits = 128
 	case "AES-192":
@@ -305,55 +262,18 @@ func recordedKCV(s *ImportSpec, e *transcripts.Entry) error {
 	case "AES-256":
 		s.AESBits = 256
 	}
-	if !hasKCV {
+	if x.KCV == "" {
 		s.NoKCVReason = "the byok.export event records no key check value (param kcv)"
-		if note, ok := param(e, "kcv_note"); ok && note != "" {
-			s.NoKCVReason = "the export recorded no key check value: " + note
+		if x.KCVNote != "" {
+			s.NoKCVReason = "the export recorded no key check value: " + x.KCVNote
 		}
 		return nil
 	}
-	b, err := byok.ParseKCV(kcv)
+	b, err := byok.ParseKCV(x.KCV)
 	if err != nil {
 		return fmt.Errorf("param kcv: %w", err)
 	}
 	s.KCV = b
-	return nil
-}
-
-// setType sets Kty and Crv from the event's "target" (as byok.TargetInfo
-// prints it) or "kty"/"crv" params.
-func setType(s *ImportSpec, e *transcripts.Entry) error {
-	if kty, ok := param(e, "kty"); ok {
-		crv, _ := param(e, "crv")
-		s.Kty, s.Crv = kty, crv
-	} else {
-		t, ok := param(e, "target")
-		if !ok {
-			return errors.New("it records neither param target nor kty")
-		}
-		switch {
-		case t == "RSA-2048" || t == "RSA-3072" || t == "RSA-4096":
-			s.Kty = "RSA-HSM"
-		case t == "EC P-256" || t == "EC P-384" || t == "EC P-521":
-			s.Kty, s.Crv = "EC-HSM", strings.TrimPrefix(t, "EC ")
-		case t == "AES-128" || t == "AES-192" || t == "AES-256":
-			s.Kty = "oct-HSM"
-		default:
-			return fmt.Errorf("param target %q is not RSA-2048/3072/4096, EC P-256/P-384/P-521 or AES-128/192/256", t)
-		}
-	}
-	switch s.Kty {
-	case "RSA-HSM", "oct-HSM":
-		if s.Crv != "" {
-			return fmt.Errorf("crv %q given for kty %s", s.Crv, s.Kty)
-		}
-	case "EC-HSM":
-		if s.Crv != "P-256" && s.Crv != "P-384" && s.Crv != "P-521" {
-			return fmt.Errorf("crv %q for EC-HSM; expected P-256, P-384 or P-521", s.Crv)
-		}
-	default:
-		return fmt.Errorf("kty %q; expected RSA-HSM, EC-HSM or oct-HSM", s.Kty)
-	}
 	return nil
 }
 
@@ -369,11 +289,8 @@ func (h spkiHash) Equal(k crypto.PublicKey) bool {
 	return sha256.Sum256(der) == h
 }
 
-func recordedPublic(v *Verified, e *transcripts.Entry) (crypto.PublicKey, string, error) {
-	for _, a := range append(append([]transcripts.ArtifactRef(nil), e.Outputs...), e.Inputs...) {
-		if a.Kind != transcripts.KindPublicKey {
-			continue
-		}
+func recordedPublic(v *Verified, x *steps.BYOKExport) (crypto.PublicKey, string, error) {
+	if a := x.PublicKey; a != nil {
 		data, err := v.Report.ReadArtifact(a.Name)
 		if err != nil {
 			return nil, "", err
@@ -388,7 +305,7 @@ func recordedPublic(v *Verified, e *transcripts.Entry) (crypto.PublicKey, string
 		}
 		return pub, "", nil
 	}
-	if h, ok := param(e, "public_key_sha256", "target_spki_sha256"); ok {
+	if h := x.PublicKeySHA256; h != "" {
 		b, err := hex.DecodeString(h)
 		if err != nil || len(b) != 32 {
 			return nil, "", fmt.Errorf("param public_key_sha256 %q is not 64 hex digits", h)
@@ -609,19 +526,21 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 func RestoreBlobFromCeremony(v *Verified) ([]byte, int64, string, error) {
 	for i := len(v.Events) - 1; i >= 0; i-- {
 		e := v.Events[i]
-		if e.Step != "sd.restore" || e.Result != "ok" {
+		if e.Step != steps.StepSDRestore || e.Result != "ok" {
 			continue
 		}
-		for _, a := range e.Outputs {
-			if a.Kind == transcripts.KindRestoreBlob {
-				data, err := v.Report.ReadArtifact(a.Name)
-				if err != nil {
-					return nil, 0, "", err
-				}
-				return data, e.Seq, a.Name, nil
-			}
+		x, err := steps.ParseSDRestore(&e)
+		if err != nil {
+			return nil, 0, "", fmt.Errorf("%w: %w", ErrCeremony, err)
 		}
-		return nil, 0, "", fmt.Errorf("%w: sd.restore event %d has no restore-blob output artifact", ErrCeremony, e.Seq)
+		if x.Blob.Name == "" {
+			return nil, 0, "", fmt.Errorf("%w: sd.restore event %d has no restore-blob output artifact", ErrCeremony, x.Seq)
+		}
+		data, err := v.Report.ReadArtifact(x.Blob.Name)
+		if err != nil {
+			return nil, 0, "", err
+		}
+		return data, x.Seq, x.Blob.Name, nil
 	}
 	return nil, 0, "", fmt.Errorf("%w: the signed transcript records no successful sd.restore", ErrCeremony)
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -58,6 +60,17 @@ func offlineExport(t *testing.T, dir string, k *KEK, name, target string, key an
 	if err := transcripts.RecordStep(dir, ev); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// param is what e records under name: the tests pin the recorded bytes,
+// parameter by parameter.
+func param(e *transcripts.Entry, name string) (string, bool) {
+	for _, p := range e.Params {
+		if p.Name == name {
+			return p.Value, true
+		}
+	}
+	return "", false
 }
 
 func sign(t *testing.T, dir string) *transcripts.Trust {
@@ -317,3 +330,32 @@ func TestImportCeremonyPublicKeyMismatch(t *testing.T) {
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }
+
+// TestPlanOldSpellings: an export recorded with the old spellings (key_ops,
+// target_spki_sha256, a target without kty) plans as one recorded today.
+func TestPlanOldSpellings(t *testing.T) {
+	env := newEnv(t, emulator.Config{})
+	vault := env.url + "/kv/demo"
+	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ceremony")
+	ecKey := readKey(t, "target_p256.pem").(*ecdsa.PrivateKey)
+	der, _ := x509.MarshalPKIXPublicKey(&ecKey.PublicKey)
+	sum := sha256.Sum256(der)
+	offlineExport(t, dir, kek, "app-ec", "EC P-256", ecKey, false,
+		transcripts.Param{Name: "key_ops", Value: "sign, verify"}, transcripts.Param{Name: "target_spki_sha256", Value: hex.EncodeToString(sum[:])})
+	v, err := VerifyCeremony(dir, sign(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans, err := PlanImports(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := plans[0].Spec
+	if s.Kty != "EC-HSM" || s.Crv != "P-256" || strings.Join(s.KeyOps, ",") != "sign,verify" || s.Expected == nil || !s.Expected.(spkiHash).Equal(&ecKey.PublicKey) {
+		t.Errorf("plan %+v", s)
+	}
+}
