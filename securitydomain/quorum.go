@@ -33,14 +33,19 @@ func (sd *SecurityDomain) NewQuorum() *Quorum { return &Quorum{sd: sd} }
 //
 // It returns an error and records nothing if the key is refused before any
 // decryption: a certificate or key missing, a certificate that is not
-// RSA-2048 or larger, or a certificate offered before (ErrDuplicateKey).
+// RSA-2048 or larger, or the certificate of a share already open
+// (ErrDuplicateKey). A key that was offered and did not open its share may
+// be offered again (after a token error, say): each try is recorded.
 // Otherwise the key's status is recorded (see [Quorum.Status]) and
 // returned, with an error if no share opened: one wrapping ErrNoShare when
 // the security domain holds no share for the certificate, a [*ShareError]
 // when the key did not open its share (the key's own error, such as a PIN
 // or token problem, a wrong key, or a share that was altered).
 func (q *Quorum) Open(c Custodian) (ShareStatus, error) {
-	if err := q.check(c); err != nil {
+	if err := check(c); err != nil {
+		return ShareStatus{}, err
+	}
+	if err := q.checkNew(c); err != nil {
 		return ShareStatus{}, err
 	}
 	st := q.statusOf(c)
@@ -71,21 +76,30 @@ func (q *Quorum) Open(c Custodian) (ShareStatus, error) {
 	return st, nil
 }
 
-// check runs the checks done before a key is used.
-func (q *Quorum) check(c Custodian) error {
+// check runs the checks done on a key before it is used.
+func check(c Custodian) error {
 	if c.Cert == nil || c.Key == nil {
 		return fmt.Errorf("securitydomain: wrapping key %s: certificate or key missing", c.Name)
 	}
 	if _, err := rsaPublic(c.Cert); err != nil {
 		return fmt.Errorf("wrapping key %s: %w", c.Name, err)
 	}
-	t := X5T256(c.Cert)
+	return nil
+}
+
+// checkNew refuses the certificate of a share already open, or of a key
+// skipped (given already to OpenForRestore).
+func (q *Quorum) checkNew(c Custodian) error {
 	for _, prev := range q.status {
-		if prev.X5T256 == t {
-			return fmt.Errorf("%w: %s and %s have the same certificate (x5t#S256 %s)", ErrDuplicateKey, prev.Custodian, c.Name, t)
+		if (prev.Opened || prev.Skipped) && prev.Cert.Equal(c.Cert) {
+			return duplicate(prev.Custodian, c)
 		}
 	}
 	return nil
+}
+
+func duplicate(first string, c Custodian) error {
+	return fmt.Errorf("%w: %s and %s have the same certificate (x5t#S256 %s)", ErrDuplicateKey, first, c.Name, X5T256(c.Cert))
 }
 
 // statusOf is c's status before its share is opened: which share its
@@ -126,7 +140,10 @@ func (q *Quorum) checkShare(share []byte) (int, error) {
 func (q *Quorum) OpenForRestore(custodians []Custodian) error {
 	for _, c := range custodians {
 		if q.Reached() {
-			if err := q.check(c); err != nil {
+			if err := check(c); err != nil {
+				return err
+			}
+			if err := q.checkNew(c); err != nil {
 				return err
 			}
 			st := q.statusOf(c)

@@ -106,7 +106,8 @@ func TestQuorumOneAtATime(t *testing.T) {
 }
 
 // TestQuorumRefusesAndRecords: what Open refuses before any decryption
-// (nothing recorded), and what it records as not opened.
+// (nothing recorded), and what it records as not opened; a key that
+// opened nothing may be offered again.
 func TestQuorumRefusesAndRecords(t *testing.T) {
 	sd := quorumSD(t)
 	ks := custodiansFrom(t, quorumSet, []string{"wrap_0.pem", "wrap_1.pem", "wrap_2.pem"})
@@ -129,9 +130,11 @@ func TestQuorumRefusesAndRecords(t *testing.T) {
 		{"first key", ks[0], nil, false, true},
 		{"same key again", ks[0], ErrDuplicateKey, false, false},
 		{"same certificate, other name", Custodian{Name: "copy.pem", Cert: ks[0].Cert, Key: ks[0].Key}, ErrDuplicateKey, false, false},
-		{"foreign again", foreign, ErrDuplicateKey, false, false},
+		{"foreign again: a retry", foreign, ErrNoShare, false, true},
 		{"wrong key", wrongKey, ErrDecryption, true, true},
-		{"quorum key", ks[2], nil, false, true},
+		{"its right key after it", ks[1], nil, false, true},
+		{"the wrong key once open", wrongKey, ErrDuplicateKey, false, false},
+		{"another key", ks[2], nil, false, true},
 	} {
 		before := len(q.Status())
 		st, err := q.Open(tc.c)
@@ -161,15 +164,15 @@ func TestQuorumRefusesAndRecords(t *testing.T) {
 			t.Errorf("%s: status of a key that opened nothing: %+v", tc.name, st)
 		}
 	}
-	if q.Opened() != 2 || !q.Reached() {
+	if q.Opened() != 3 || !q.Reached() {
 		t.Fatalf("%d opened, reached %v", q.Opened(), q.Reached())
 	}
-	if st := q.Status(); len(st) != 4 || st[0].Index != -1 || st[2].Index != 1 || st[2].Opened {
+	if st := q.Status(); len(st) != 6 || st[0].Index != -1 || st[3].Index != 1 || st[3].Opened {
 		t.Fatalf("status %+v", st)
 	}
 	// The failures are the drill's problems, the quorum still verifies.
 	rep := q.Verify()
-	if !rep.OK || len(rep.Problems) != 2 {
+	if !rep.OK || len(rep.Problems) != 3 {
 		t.Fatalf("report %+v", rep)
 	}
 }

@@ -95,12 +95,15 @@ func (o *OpenedShares) Combine() ([]byte, error) { return o.q.master() }
 // is RSA of 2048 bits or more, and no certificate is given twice
 // (ErrDuplicateKey).
 func (sd *SecurityDomain) CheckCustodians(custodians []Custodian) error {
-	q := sd.NewQuorum()
-	for _, c := range custodians {
-		if err := q.check(c); err != nil {
+	for i, c := range custodians {
+		if err := check(c); err != nil {
 			return err
 		}
-		q.status = append(q.status, q.statusOf(c))
+		for _, prev := range custodians[:i] {
+			if X5T256(prev.Cert) == X5T256(c.Cert) {
+				return duplicate(prev.Name, c)
+			}
+		}
 	}
 	return nil
 }
