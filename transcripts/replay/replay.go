@@ -13,6 +13,9 @@
 //   - KEK (kind "kek-public-key"): parsed with byok.ParseKEK; its SPKI SHA-256
 //     fingerprint is shown and compared with any fingerprint recorded in the
 //     event's parameters (kek_sha256, kek_fingerprint).
+//
+// What each event claims (a KEK's kid and fingerprint, a target type, a
+// quorum) is read with transcripts/steps, the encoding the writers use.
 //   - certificates and exchange keys: parsed; their x5t#S256 thumbprints shown.
 //   - security domain: parsed with securitydomain.ParseSD; quorum and every
 //     share's certificate thumbprint shown, and matched against certificates
@@ -34,6 +37,7 @@ import (
 	"github.com/keyrite/keyrite/internal/words"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
 // Check is the outcome of one re-check.
@@ -209,22 +213,12 @@ func ceremonyCerts(rep *transcripts.Report) map[string]certInfo {
 	return out
 }
 
-func param(e *transcripts.Entry, names ...string) string {
-	for _, n := range names {
-		for _, p := range e.Params {
-			if p.Name == n {
-				return p.Value
-			}
-		}
-	}
-	return ""
-}
-
 func checkEvent(rep *transcripts.Report, e *transcripts.Entry, certs map[string]certInfo) []Check {
 	var out []Check
 	add := func(a, what string, ok bool, format string, args ...any) {
 		out = append(out, Check{Seq: e.Seq, Artifact: a, What: what, OK: ok, Detail: fmt.Sprintf(format, args...)})
 	}
+	claims := steps.ClaimsOf(e)
 	all := append(append([]transcripts.ArtifactRef(nil), e.Inputs...), e.Outputs...)
 	var kekRef *transcripts.ArtifactRef
 	var excRef *transcripts.ArtifactRef
@@ -255,7 +249,7 @@ func checkEvent(rep *transcripts.Report, e *transcripts.Entry, certs map[string]
 			}
 			fp := kek.Fingerprint()
 			add(a.Name, "KEK", true, "RSA-%d, SPKI sha256 %s (%s)", kek.Bits(), fp.Hex(), fp.Short())
-			if rec := param(e, "kek_sha256", "kek_fingerprint"); rec != "" {
+			if rec := claims.KEKSHA256; rec != "" {
 				add(a.Name, "KEK fingerprint", strings.EqualFold(rec, fp.Hex()), "recorded %s, computed %s", rec, fp.Hex())
 			}
 		case transcripts.KindBYOK:
@@ -292,7 +286,7 @@ func checkEvent(rep *transcripts.Report, e *transcripts.Entry, certs map[string]
 			}
 			ok := len(d.Problems) == 0 && len(d.Layouts) > 0
 			add(a.Name, ".byok vs KEK", ok, "kid %s (%s), ciphertext %d bytes fits RSA-%d + %s%s", b.Kid, d.KidMatch, len(b.Ciphertext), kek.Bits(), strings.Join(targets, " or "), problems(d.Problems))
-			if t := param(e, "target"); t != "" && len(targets) > 0 {
+			if t := claims.Target; t != "" && len(targets) > 0 {
 				match := false
 				for _, x := range targets {
 					match = match || x == t
@@ -329,7 +323,7 @@ func checkEvent(rep *transcripts.Report, e *transcripts.Entry, certs map[string]
 			}
 			add(a.Name, "security domain", true, "quorum %d of %d; shares for recorded certificates: %s; for certificates not recorded here: %s",
 				sd.Required, len(sd.Shares), listOrNone(known), listOrNone(unknown))
-			if q := param(e, "quorum"); q != "" {
+			if q := claims.Quorum; q != "" {
 				want := fmt.Sprintf("%d of %d", sd.Required, len(sd.Shares))
 				add(a.Name, "quorum", strings.HasPrefix(q, want), "recorded %q, the file says %s", q, want)
 			}
@@ -378,14 +372,14 @@ func listOrNone(s []string) string {
 // in the first event that has the KEK among its artifacts and a kid
 // parameter (kek.inspect); "" if none.
 func kidFor(rep *transcripts.Report, e *transcripts.Entry, kekName string) string {
-	if k := param(e, "kid"); k != "" {
+	if k := steps.ClaimsOf(e).KEKKid; k != "" {
 		return k
 	}
 	for i := range rep.Events {
 		ev := &rep.Events[i]
 		for _, a := range append(append([]transcripts.ArtifactRef(nil), ev.Inputs...), ev.Outputs...) {
 			if a.Name == kekName && a.Kind == transcripts.KindKEK {
-				if k := param(ev, "kid"); k != "" {
+				if k := steps.ClaimsOf(ev).KEKKid; k != "" {
 					return k
 				}
 			}
