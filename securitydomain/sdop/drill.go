@@ -10,10 +10,11 @@ import (
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
-// StepDrill is the step a drill records.
-const StepDrill = "sd.verify"
+// StepDrill is the step a drill records (steps.SDVerify).
+const StepDrill = steps.StepSDVerify
 
 // A DrillRequest is one quorum drill: it proves that custodians' keys can
 // restore a security domain, without restoring it. It writes nothing but,
@@ -87,7 +88,7 @@ func (req DrillRequest) Validate() (*Drill, error) {
 		if req.Now != nil {
 			now = req.Now
 		}
-		d.reportName = "drill_report_" + now().UTC().Format("20060102T150405.000Z") + ".json"
+		d.reportName = steps.DrillReportName(now())
 		preview := d.event(&securitydomain.VerifyReport{}, []byte("{}"), nil)
 		if d.ledger, err = openLedger(req.CeremonyDir, preview, "run the drill again"); err != nil {
 			return nil, err
@@ -140,9 +141,14 @@ func (d *Drill) Run() (*DrillResult, error) {
 // event is the sd.verify event: the security domain in, the report out,
 // and the tokens l used.
 func (d *Drill) event(rep *securitydomain.VerifyReport, report []byte, l *custodian.Loader) transcripts.Event {
-	result := "ok"
+	x := steps.SDVerify{
+		Common:         steps.Common{Result: "ok"},
+		SecurityDomain: steps.File{Name: steps.SecurityDomainFile, Data: d.sd.Data},
+		Report:         steps.File{Name: d.reportName, Data: report},
+		Opened:         rep.Opened, Shares: rep.Shares, Required: rep.Required,
+	}
 	if !rep.OK {
-		result = "failed: " + strings.Join(rep.Problems, "; ")
+		x.Result = "failed: " + strings.Join(rep.Problems, "; ")
 	}
 	var mechs []string
 	for _, k := range rep.Keys {
@@ -150,14 +156,8 @@ func (d *Drill) event(rep *securitydomain.VerifyReport, report []byte, l *custod
 			mechs = append(mechs, k.Mechanism)
 		}
 	}
-	ev := transcripts.Event{
-		Step:      StepDrill,
-		Action:    fmt.Sprintf("quorum drill: %d of %d shares opened, %d required", rep.Opened, rep.Shares, rep.Required),
-		Inputs:    []transcripts.Artifact{sdArtifact(d.sd)},
-		Outputs:   []transcripts.Artifact{transcripts.NewArtifact(d.reportName, transcripts.KindReport, report)},
-		Mechanism: strings.Join(mechs, "; "),
-		Result:    result,
-	}
+	x.Mechanism = strings.Join(mechs, "; ")
+	ev := x.Event()
 	who{d.req.Actor, d.req.Guided, l}.fill(&ev)
 	return ev
 }
