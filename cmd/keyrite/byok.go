@@ -11,6 +11,7 @@ import (
 	"github.com/keyrite/keyrite/internal/cli"
 	"github.com/keyrite/keyrite/internal/words"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
 const usageBYOKInspect = "usage: keyrite byok inspect FILE.byok [--kek FILE [--kid URL] [--ceremony DIR]] [--json]"
@@ -281,11 +282,12 @@ func readCeremony(dir string) (*transcripts.Report, error) {
 
 // kekRecords lists every KEK the ceremony's events record: kek_sha256
 // parameters and KEK artifacts (their SPKI SHA-256 computed), each with the
-// kid the event records.
+// kid the event records (as transcripts/steps reads them).
 func kekRecords(rep *transcripts.Report, e *transcripts.Entry) []kekRecord {
 	var out []kekRecord
-	kid := paramOf(e, "kid")
-	if v := paramOf(e, "kek_sha256"); v != "" {
+	claims := steps.ClaimsOf(e)
+	kid := claims.KEKKid
+	if v := claims.KEKSHA256; v != "" {
 		out = append(out, kekRecord{Seq: e.Seq, Line: e.Line, Step: e.Step, Kid: kid, SHA256: strings.ToLower(v), From: "param kek_sha256"})
 	}
 	for _, a := range append(append([]transcripts.ArtifactRef(nil), e.Inputs...), e.Outputs...) {
@@ -303,15 +305,6 @@ func kekRecords(rep *transcripts.Report, e *transcripts.Entry) []kekRecord {
 		out = append(out, kekRecord{Seq: e.Seq, Line: e.Line, Step: e.Step, Kid: kid, SHA256: k.Fingerprint().Hex(), From: "artifact " + a.Name})
 	}
 	return out
-}
-
-func paramOf(e *transcripts.Entry, name string) string {
-	for _, p := range e.Params {
-		if p.Name == name {
-			return p.Value
-		}
-	}
-	return ""
 }
 
 // compareCeremonyKEK compares kek's SPKI SHA-256 with the KEK the ceremony
