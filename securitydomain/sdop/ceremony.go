@@ -42,7 +42,7 @@ func openLedger(dir string, ev transcripts.Event, once string) (*ledger, error) 
 func (l *ledger) check(ev transcripts.Event, once string) error {
 	for _, a := range ev.Outputs {
 		if e, ok := l.c.BoundBy(a.Name); ok {
-			return markf(ErrCeremony, "ceremony %s already records %s (event %d, %s): %s", l.dir, a.Name, e.Seq, e.Step, once)
+			return recordedAlready("ceremony %s already records %s (event %d, %s): %s", l.dir, a.Name, e.Seq, e.Step, once)
 		}
 	}
 	for _, a := range ev.Inputs {
@@ -53,11 +53,16 @@ func (l *ledger) check(ev transcripts.Event, once string) error {
 		sum := sha256.Sum256(a.Data)
 		for _, r := range append(append([]transcripts.ArtifactRef(nil), e.Inputs...), e.Outputs...) {
 			if r.Name == a.Name && r.SHA256 != hex.EncodeToString(sum[:]) {
-				return markf(ErrCeremony, "ceremony %s records a different %s (event %d, %s): this step's has sha256 %x", l.dir, a.Name, e.Seq, e.Step, sum)
+				return recordedAlready("ceremony %s records a different %s (event %d, %s): this step's has sha256 %x", l.dir, a.Name, e.Seq, e.Step, sum)
 			}
 		}
 	}
 	return nil
+}
+
+// recordedAlready is an ErrRecordedAlready, which is an ErrCeremony.
+func recordedAlready(format string, args ...any) error {
+	return &marked{kind: ErrCeremony, err: markf(ErrRecordedAlready, format, args...)}
 }
 
 // record records ev. A failure names the ceremony.
@@ -96,14 +101,6 @@ func (w who) fill(ev *transcripts.Event) {
 	for i, t := range all {
 		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("token_%d", i), Value: t})
 	}
-}
-
-// sdArtifact is the security domain as a step records it: under one name,
-// so that a drill and a restore of one security domain record it once,
-// whatever the file was called (a file name need not be a valid artifact
-// name).
-func sdArtifact(f *SDFile) transcripts.Artifact {
-	return transcripts.NewArtifact("security_domain.json", transcripts.KindSecurityDomain, f.Data)
 }
 
 // previewStatus is the status a custodian's key would have once opened,

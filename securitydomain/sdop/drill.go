@@ -157,9 +157,11 @@ func (d *Drill) event(rep *securitydomain.VerifyReport, report []byte, l *custod
 		}
 	}
 	x.Mechanism = strings.Join(mechs, "; ")
-	ev := x.Event()
-	who{d.req.Actor, d.req.Guided, l}.fill(&ev)
-	return ev
+	x.Actor, x.Guided = d.req.Actor, d.req.Guided
+	if l != nil {
+		x.HSM, x.Tokens = l.HSMInfo()
+	}
+	return x.Event()
 }
 
 // Close ends the drill: the shares are wiped and the ceremony closed. The

@@ -41,6 +41,10 @@ var (
 	ErrOutputDir = errors.New("sdop: output directory missing")
 	// ErrCeremony: the ceremony cannot record the step; nothing was done.
 	ErrCeremony = errors.New("sdop: the ceremony cannot record this step")
+	// ErrRecordedAlready: the ceremony records already what the step would
+	// record under another content (a second restore). It also matches
+	// ErrCeremony.
+	ErrRecordedAlready = errors.New("sdop: the ceremony records this already")
 	// ErrRecord: recording the step failed once it was done; nothing was
 	// written.
 	ErrRecord = errors.New("sdop: recording the step failed")
@@ -72,6 +76,18 @@ type KeyError struct {
 
 func (e *KeyError) Error() string { return e.Err.Error() }
 func (e *KeyError) Unwrap() error { return e.Err }
+
+// A QuorumError is a request with fewer key sources than the security
+// domain's quorum. It matches securitydomain.ErrTooFewKeys.
+type QuorumError struct {
+	Given, Required int
+}
+
+func (e *QuorumError) Error() string {
+	return fmt.Sprintf("the security domain needs %d wrapping keys (its quorum), %d given", e.Required, e.Given)
+}
+
+func (e *QuorumError) Unwrap() error { return securitydomain.ErrTooFewKeys }
 
 // An SDFile is a security-domain file, read and parsed.
 type SDFile struct {

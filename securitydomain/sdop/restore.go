@@ -97,7 +97,7 @@ func (req RestoreRequest) Validate() (*Restore, error) {
 	}
 	sd := r.sd.SD
 	if len(req.Keys) > 0 && len(req.Keys) < sd.Required {
-		return nil, fmt.Errorf("%w: %d given, the security domain needs %d", securitydomain.ErrTooFewKeys, len(req.Keys), sd.Required)
+		return nil, &QuorumError{Given: len(req.Keys), Required: sd.Required}
 	}
 	if err := sd.CheckRestorable(); err != nil {
 		return nil, err

@@ -127,7 +127,7 @@ func TestRestoreValidate(t *testing.T) {
 			[]error{sdop.ErrExchangeKeyFile}},
 		{"exchange key is a private key", func(r *sdop.RestoreRequest) { r.ExchangeKey = p("wrap_0.pem") }, `PEM block is "PRIVATE KEY", want CERTIFICATE`,
 			[]error{securitydomain.ErrInvalidExchangeKey}},
-		{"fewer keys than the quorum", func(r *sdop.RestoreRequest) { r.Keys = r.Keys[:1] }, "1 given, the security domain needs 2",
+		{"fewer keys than the quorum", func(r *sdop.RestoreRequest) { r.Keys = r.Keys[:1] }, "the security domain needs 2 wrapping keys (its quorum), 1 given",
 			[]error{securitydomain.ErrTooFewKeys}},
 		{"fewer shares than the quorum", func(r *sdop.RestoreRequest) { r.SD = p("fewer_shares.json") }, "holds 1 share, fewer than the 2 required",
 			[]error{securitydomain.ErrInsufficientShares}},
