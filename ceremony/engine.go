@@ -228,20 +228,3 @@ func readInput(path, what string, limit int64) ([]byte, error) {
 	}
 	return b, nil
 }
-
-// record records ev in the ceremony directory, if one was chosen.
-func (e *Engine) record(ev transcripts.Event) error {
-	if e.CeremonyDir == "" {
-		return nil
-	}
-	if ev.Actor == (transcripts.Actor{}) {
-		ev.Actor = e.Actor
-	}
-	if err := transcripts.RecordStep(e.CeremonyDir, ev); err != nil {
-		e.UI.Show(Message{Kind: Error, Title: "the step was done but not recorded",
-			Text: fmt.Sprintf("recording in %s failed: %v", e.CeremonyDir, err)})
-		return fmt.Errorf("ceremony: recording %s in %s: %w", ev.Step, e.CeremonyDir, err)
-	}
-	e.UI.Show(Message{Kind: Info, Text: "Recorded in the ceremony transcript (" + e.CeremonyDir + ")."})
-	return nil
-}

@@ -2,23 +2,19 @@ package main
 
 import (
 	"crypto/rand"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/keyrite/keyrite/ceremony"
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/cli"
-	"github.com/keyrite/keyrite/internal/fsx"
 	"github.com/keyrite/keyrite/internal/secret"
 	"github.com/keyrite/keyrite/internal/words"
 	"github.com/keyrite/keyrite/securitydomain"
-	"github.com/keyrite/keyrite/securitydomain/custodian"
-	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/securitydomain/sdop"
 )
 
 const sdRestoreHelp = `usage: keyrite sd restore --sd SD.json --exchange-key FILE --wrapping-key SRC [--wrapping-key SRC]... --out BLOB.json
@@ -50,13 +46,15 @@ upload --blob') sends to the HSM being recovered.
   --pin-env/-file       PIN for every token (else asked on the terminal once per token)
   --final-pin-try       try the PIN even on a token that reports that the next wrong
                         PIN locks it (else refused before any PIN is tried)
-  --ceremony DIR        record the step and its public inputs/outputs in DIR's transcript
+  --ceremony DIR        record the step and its public inputs/outputs in DIR's transcript;
+                        the blob is recorded before it is written, so a failed recording
+                        leaves none (a second restore into one ceremony is refused)
   --json                print one JSON object describing the result
 `
 
 const sdVerifyHelp = `usage: keyrite sd verify --sd SD.json --wrapping-key SRC [--wrapping-key SRC]...
                         [--password-env NAME | --password-file PATH] [--pin-env NAME | --pin-file PATH]
-                        [--final-pin-try] [--json]
+                        [--final-pin-try] [--ceremony DIR] [--json]
 
 Quorum drill: proves, before a disaster, that a security domain can be restored
 with the custodian keys at hand. Every key given is tried; the report says
@@ -65,6 +63,9 @@ the opened shares gives the same master key, and whether every EncData entry
 authenticates and decrypts. Nothing secret is written or shown. Exit 0 only if
 a quorum opened and every check passed. SRC is as for 'keyrite sd restore'; a
 single custodian may check their own key alone (exit 1: no quorum).
+
+  --ceremony DIR        record the drill in DIR's transcript (the security domain
+                        and the report), whatever its result
 `
 
 // parseSDFlags parses args, printing help for -h/--help.
@@ -83,20 +84,6 @@ func parseSDFlags(e *env, fset *flag.FlagSet, args []string, help string) error 
 	return nil
 }
 
-// loadSD reads and parses the security-domain file.
-func loadSD(path string) (*securitydomain.SecurityDomain, []byte, error) {
-	data, err := sdReadFile(path, "security domain", maxInputFileSize)
-	if err != nil {
-		return nil, nil, cli.WithHint(err, "give the file 'az keyvault security-domain download' wrote at activation")
-	}
-	sd, err := securitydomain.ParseSD(data)
-	if err != nil {
-		return nil, nil, cli.WithHint(sdErrorf(err, "security domain %s: %s", path, sdMsg(err)),
-			"this is not an intact security domain file: use the file 'az keyvault security-domain download' wrote at activation, or a verified copy")
-	}
-	return sd, data, nil
-}
-
 func runSDRestore(e *env, args []string) error {
 	fset := flag.NewFlagSet("sd restore", flag.ContinueOnError)
 	sdPath := fset.String("sd", "", "security domain `FILE`")
@@ -104,7 +91,7 @@ func runSDRestore(e *env, args []string) error {
 	var keys cli.Strings
 	fset.Var(&keys, "wrapping-key", "custodian key `SRC` (repeatable)")
 	out := fset.String("out", "", "restore blob `FILE` to write")
-	ceremony := fset.String("ceremony", "", "ceremony `DIR` to record the step in")
+	cerDir := fset.String("ceremony", "", "ceremony `DIR` to record the step in")
 	asJSON := fset.Bool("json", false, "print one JSON object")
 	pw := secret.Register(fset, "password", "password")
 	pin := secret.Register(fset, "pin", "PIN")
@@ -122,63 +109,26 @@ func runSDRestore(e *env, args []string) error {
 	case *out == "":
 		return cli.WithHint(cli.Usagef("sd restore: --out is required"), "name the restore blob to write, e.g. --out restore_blob.json")
 	}
-	// Refuse an existing output before anyone types a PIN.
-	if _, err := os.Lstat(*out); err == nil {
-		return cli.WithHint(fmt.Errorf("output %s already exists", *out), "keyrite never overwrites: choose a new --out or move the old file away")
-	}
-
-	sd, sdData, err := loadSD(*sdPath)
-	if err != nil {
-		return err
-	}
-	exData, err := sdReadFile(*exPath, "exchange key", maxCertFileSize)
-	if err != nil {
-		return cli.WithHint(err, "give the certificate 'az keyvault security-domain init-recovery' wrote, or the transfer-key JSON")
-	}
-	exCert, err := securitydomain.ParseExchangeKey(exData)
-	if err != nil {
-		return cli.WithHint(sdErrorf(err, "exchange key %s: %s", *exPath, sdMsg(err)),
-			"give the certificate 'az keyvault security-domain init-recovery' wrote, or the transfer-key JSON")
-	}
-	if len(keys) < sd.Required {
-		return cli.WithHint(sdErrorf(securitydomain.ErrTooFewKeys, "the security domain needs %d wrapping keys (its quorum), %d given", sd.Required, len(keys)),
-			fmt.Sprintf("bring at least %d custodians' keys, each with --wrapping-key", sd.Required))
-	}
-
 	loader := newCustodianLoader(pw, pin, loginOptions(e, *finalTry))
 	defer loader.Close()
-	custodians, err := loadCustodians(loader, keys)
+	op, err := sdop.RestoreRequest{SD: *sdPath, ExchangeKey: *exPath, Out: *out, Keys: keys, Loader: loader,
+		CeremonyDir: *cerDir, Event: ceremony.RestoreEvent, Rand: rand.Reader}.Validate()
 	if err != nil {
-		return err
+		return restoreError(err, *sdPath, *cerDir)
 	}
-	res, err := securitydomain.Restore(sd, exCert, custodians, rand.Reader)
+	defer op.Close()
+	res, err := op.Run()
 	if err != nil {
-		return restoreError(err, *sdPath)
+		return restoreError(err, *sdPath, *cerDir)
 	}
-	blob := res.Blob.Marshal()
-	if err := fsx.WriteNew(*out, blob, 0o644); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return cli.WithHint(fmt.Errorf("output %s already exists", *out), "keyrite never overwrites: choose a new --out or move the old file away")
-		}
-		return fmt.Errorf("writing %s: %w", *out, fsx.UnwrapPathErr(err))
-	}
-	fp := words.Sum(blob)
+	return printRestore(e.stdout, res, *asJSON)
+}
 
-	if *ceremony != "" {
-		if err := recordRestore(*ceremony, *sdPath, sdData, sd, exCert, custodians, res, blob, loader); err != nil {
-			os.Remove(*out) // no output without its transcript record
-			return cli.WithHint(fmt.Errorf("recording the step in ceremony %s: %v (the restore blob was not kept)", *ceremony, err), "fix the ceremony directory and run the restore again")
-		}
-	}
-
-	var used []securitydomain.ShareStatus
-	for _, s := range res.Shares {
-		if s.Opened {
-			used = append(used, s)
-		}
-	}
-	if *asJSON {
-		return cli.PrintJSON(e.stdout, struct {
+func printRestore(w io.Writer, res *sdop.RestoreResult, asJSON bool) error {
+	sd, exch := res.SD.SD, securitydomain.X5T256(res.Exchange.Cert)
+	fp := words.Sum(res.Blob)
+	if asJSON {
+		return cli.PrintJSON(w, struct {
 			Out         string                       `json:"out"`
 			Size        int                          `json:"size"`
 			SHA256      string                       `json:"sha256"`
@@ -188,68 +138,84 @@ func runSDRestore(e *env, args []string) error {
 			Shares      []securitydomain.ShareStatus `json:"keys"`
 			Entries     []securitydomain.PayloadInfo `json:"entries"`
 			ExchangeKey string                       `json:"exchange_key_x5t_256"`
-		}{*out, len(blob), fp.Hex(), fp.Words(), sd.Required, len(sd.Shares), res.Shares, res.Payloads, securitydomain.X5T256(exCert)})
+		}{res.Out, len(res.Blob), fp.Hex(), fp.Words(), sd.Required, len(sd.Shares), res.Shares, res.Payloads, exch})
 	}
-	w := e.stdout
-	fmt.Fprintf(w, "security domain:  %s (%d shares, quorum %d, %d entries)\n", *sdPath, len(sd.Shares), sd.Required, len(sd.Data))
-	fmt.Fprintf(w, "exchange key:     x5t#S256 %s\n", securitydomain.X5T256(exCert))
-	for _, s := range used {
-		fmt.Fprintf(w, "share x=%d opened with %s [%s]\n", s.X, s.Custodian, s.Mechanism)
+	fmt.Fprintf(w, "security domain:  %s (%d shares, quorum %d, %d entries)\n", res.SD.Path, len(sd.Shares), sd.Required, len(sd.Data))
+	fmt.Fprintf(w, "exchange key:     x5t#S256 %s\n", exch)
+	for _, s := range res.Shares {
+		if s.Opened {
+			fmt.Fprintf(w, "share x=%d opened with %s [%s]\n", s.X, s.Custodian, s.Mechanism)
+		}
 	}
 	var ents []string
 	for _, p := range res.Payloads {
 		ents = append(ents, fmt.Sprintf("%s (%d bytes)", p.Tag, p.Size))
 	}
 	fmt.Fprintf(w, "entries:          %s: all authenticated, re-encrypted to the exchange key\n", strings.Join(ents, ", "))
-	fmt.Fprintf(w, "wrote %s (%d bytes)\n", *out, len(blob))
+	fmt.Fprintf(w, "wrote %s (%d bytes)\n", res.Out, len(res.Blob))
 	fmt.Fprintf(w, "sha256:           %s\n", fp.Hex())
 	fmt.Fprintf(w, "words:            %s\n", fp.Words())
-	fmt.Fprintf(w, "next: upload it with 'az keyvault security-domain upload --hsm-name HSM --sd-file %s --restore-blob' or 'keyrite-uploader sd upload --blob %s --hsm URL'\n", *out, *out)
+	fmt.Fprintf(w, "next: upload it with 'az keyvault security-domain upload --hsm-name HSM --sd-file %s --restore-blob' or 'keyrite-uploader sd upload --blob %s --hsm URL'\n", res.Out, res.Out)
 	return nil
 }
 
-// restoreError adds the hint for a failed restore.
-func restoreError(err error, sdPath string) error {
-	msg := sdMsg(err)
-	var hint string
-	var share *securitydomain.ShareError
+// restoreError adds the hint for a refused or failed restore or drill.
+// Errors of the key sources and of a key's first use read as
+// custodianError has them; the others are chosen by their sentinels.
+func restoreError(err error, sdPath, cerDir string) error {
+	var (
+		share *securitydomain.ShareError
+		key   *sdop.KeyError
+		quo   *sdop.QuorumError
+	)
 	switch {
-	case errors.Is(err, securitydomain.ErrTooFewKeys):
-		hint = "bring at least the quorum of custodians' keys, each with --wrapping-key"
-	case errors.Is(err, securitydomain.ErrDuplicateKey):
-		hint = "give each custodian's key once"
-	case errors.Is(err, securitydomain.ErrInsufficientShares):
-		hint = "bring keys of other custodians named in the security domain; 'keyrite sd verify' shows which keys open a share"
-	case errors.As(err, &share):
-		if len(cli.Hints(share.Err)) > 0 {
-			// The key itself could not be used (password, PIN, token):
-			// that error says it all, with its own hint.
-			return sdErrorf(err, "%s", sdMsg(share.Err))
+	case errors.As(err, &key):
+		return custodianError(key.Err, hsm.IsURI(key.Source))
+	case errors.As(err, &quo):
+		return cli.WithHint(sdErrorf(err, "%s", sdMsg(err)), fmt.Sprintf("bring at least %d custodians' keys, each with --wrapping-key", quo.Required))
+	case errors.Is(err, sdop.ErrCeremony):
+		hint := "nothing was done"
+		if errors.Is(err, sdop.ErrRecordedAlready) {
+			hint = "record this step in a new ceremony directory; " + hint
 		}
-		hint = "this key does not open its share: the key is not the one the certificate names, or the security domain was altered; leave it out and bring another custodian's key"
+		return cli.WithHint(transcriptErr(cerDir, err), hint)
+	case errors.Is(err, sdop.ErrRecord):
+		return cli.WithHint(transcriptErr(cerDir, err), "fix the ceremony directory (`keyrite transcript verify "+cerDir+"` shows its problems), then run the step again")
+	case errors.Is(err, sdop.ErrNotWritten):
+		return cli.WithHint(transcriptErr(cerDir, err), "copy the recorded blob named above to --out, then go on: the ceremony records it; do not restore again")
+	case errors.As(err, &share) && isCustodianError(share.Err):
+		// The key itself could not be used (password, PIN, token):
+		// that error says it all, with its own hint.
+		return custodianError(share.Err, hsm.IsURI(share.Custodian))
+	case errors.As(err, &share):
+		return cli.WithHint(sdErrorf(err, "%s", sdMsg(err)), "this key does not open its share: the key is not the one the certificate names, or the security domain was altered; leave it out and bring another custodian's key")
 	case errors.Is(err, securitydomain.ErrAuthentication), errors.Is(err, securitydomain.ErrShare):
-		msg = "security domain " + sdPath + ": " + msg
-		hint = "the security domain is damaged or was altered: use the file downloaded at activation, or a verified copy"
-	case len(cli.Hints(err)) > 0:
-		return sdErrorf(err, "%s", msg)
-	default:
-		hint = "nothing was written; check the inputs named above"
+		return cli.WithHint(sdErrorf(err, "security domain %s: %s", sdPath, sdMsg(err)), "the security domain is damaged or was altered: use the file downloaded at activation, or a verified copy")
 	}
-	return cli.WithHint(sdErrorf(err, "%s", msg), hint)
+	return cli.WithHint(sdErrorf(err, "%s", sdMsg(err)), restoreHint(err))
 }
 
-func recordRestore(dir, sdPath string, sdData []byte, sd *securitydomain.SecurityDomain, exCert *x509.Certificate, cs []securitydomain.Custodian, res *securitydomain.RestoreResult, blob []byte, l *custodian.Loader) error {
-	certs := make([]*x509.Certificate, len(cs))
-	for i := range cs {
-		certs[i] = cs[i].Cert
+// restoreHint is the hint for an error of a restore or drill's inputs.
+func restoreHint(err error) string {
+	switch {
+	case errors.Is(err, sdop.ErrOutputExists):
+		return "keyrite never overwrites: choose a new --out or move the old file away"
+	case errors.Is(err, sdop.ErrOutputDir):
+		return "create the directory first, or choose another --out"
+	case errors.Is(err, sdop.ErrSDFile):
+		return "give the file 'az keyvault security-domain download' wrote at activation"
+	case errors.Is(err, securitydomain.ErrInvalidSD):
+		return "this is not an intact security domain file: use the file 'az keyvault security-domain download' wrote at activation, or a verified copy"
+	case errors.Is(err, sdop.ErrExchangeKeyFile), errors.Is(err, securitydomain.ErrInvalidExchangeKey):
+		return "give the certificate 'az keyvault security-domain init-recovery' wrote, or the transfer-key JSON"
+	case errors.Is(err, securitydomain.ErrDuplicateKey):
+		return "give each custodian's key once"
+	case errors.Is(err, securitydomain.ErrInsufficientShares):
+		return "bring keys of other custodians named in the security domain; 'keyrite sd verify' shows which keys open a share"
+	case errors.Is(err, sdop.ErrReadBack):
+		return "the written blob was removed; check the disk, then run the restore again"
 	}
-	ev := ceremony.RestoreEvent(sdPath, sdData, sd, exCert, certs, res, blob)
-	info, all := l.HSMInfo()
-	ev.HSM = info
-	for i, t := range all {
-		ev.Params = append(ev.Params, transcripts.Param{Name: fmt.Sprintf("token_%d", i), Value: t})
-	}
-	return transcripts.RecordStep(dir, ev)
+	return "nothing was written; check the inputs named above"
 }
 
 func runSDVerify(e *env, args []string) error {
@@ -257,6 +223,7 @@ func runSDVerify(e *env, args []string) error {
 	sdPath := fset.String("sd", "", "security domain `FILE`")
 	var keys cli.Strings
 	fset.Var(&keys, "wrapping-key", "custodian key `SRC` (repeatable)")
+	cerDir := fset.String("ceremony", "", "ceremony `DIR` to record the drill in")
 	asJSON := fset.Bool("json", false, "print one JSON object")
 	pw := secret.Register(fset, "password", "password")
 	pin := secret.Register(fset, "pin", "PIN")
@@ -270,25 +237,23 @@ func runSDVerify(e *env, args []string) error {
 	case len(keys) == 0:
 		return cli.WithHint(cli.Usagef("sd verify: at least one --wrapping-key is required"), hintWrappingKey)
 	}
-	sd, _, err := loadSD(*sdPath)
-	if err != nil {
-		return err
-	}
 	loader := newCustodianLoader(pw, pin, loginOptions(e, *finalTry))
 	defer loader.Close()
-	custodians, err := loadCustodians(loader, keys)
+	op, err := sdop.DrillRequest{SD: *sdPath, Keys: keys, Loader: loader, CeremonyDir: *cerDir}.Validate()
 	if err != nil {
-		return err
+		return restoreError(err, *sdPath, *cerDir)
 	}
-	r, err := securitydomain.Verify(sd, custodians)
+	defer op.Close()
+	res, err := op.Run()
 	if err != nil {
-		return restoreError(err, *sdPath)
+		return restoreError(err, *sdPath, *cerDir)
 	}
+	r := res.Report
 	// A key that could not even be used (PIN, password) is an error of its
 	// own, with its hint, rather than a drill result.
 	for _, k := range r.Keys {
-		if k.Err != nil && len(cli.Hints(k.Err)) > 0 {
-			return sdErrorf(k.Err, "%s", sdMsg(k.Err))
+		if isCustodianError(k.Err) {
+			return custodianError(k.Err, hsm.IsURI(k.Custodian))
 		}
 	}
 	if *asJSON {
@@ -297,24 +262,33 @@ func runSDVerify(e *env, args []string) error {
 		}
 	} else {
 		printVerify(e.stdout, *sdPath, r)
-	}
-	if !r.OK {
-		var why string
-		switch {
-		case !r.Quorum:
-			why = fmt.Sprintf("only %d of the %d required shares opened", r.Opened, r.Required)
-		case !r.Agree:
-			why = "the opened shares do not all give the same master key"
-		default:
-			why = "not every EncData entry authenticates"
+		if res.Recorded {
+			fmt.Fprintf(e.stdout, "recorded in ceremony %s (report %s)\n", *cerDir, res.Name)
 		}
-		hint := "the security domain cannot be restored with these keys as it stands: bring more custodians' keys, or investigate the problems listed"
-		if r.Quorum {
-			hint = "the security domain is damaged or was altered: use the file downloaded at activation, or a verified copy"
-		}
-		return cli.WithHint(fmt.Errorf("quorum drill failed: %s", why), hint)
 	}
-	return nil
+	return drillResult(r)
+}
+
+// drillResult is the error of a drill that found the security domain not
+// restorable with the keys given.
+func drillResult(r *securitydomain.VerifyReport) error {
+	if r.OK {
+		return nil
+	}
+	var why string
+	switch {
+	case !r.Quorum:
+		why = fmt.Sprintf("only %d of the %d required shares opened", r.Opened, r.Required)
+	case !r.Agree:
+		why = "the opened shares do not all give the same master key"
+	default:
+		why = "not every EncData entry authenticates"
+	}
+	hint := "the security domain cannot be restored with these keys as it stands: bring more custodians' keys, or investigate the problems listed"
+	if r.Quorum {
+		hint = "the security domain is damaged or was altered: use the file downloaded at activation, or a verified copy"
+	}
+	return cli.WithHint(fmt.Errorf("quorum drill failed: %s", why), hint)
 }
 
 // kidFormText says what a security domain's share kids tell about it.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/cli"
-	"github.com/keyrite/keyrite/internal/fsx"
 	"github.com/keyrite/keyrite/internal/secret"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
@@ -15,20 +14,12 @@ import (
 
 // Hints for custodian keys.
 const (
-	hintWrappingKey  = "give each custodian's key as --wrapping-key KEY.pem (certificate KEY.cer beside it), --wrapping-key KEY.pem:CERT.cer, or a PKCS#11 URI such as 'pkcs11:token=custodian1;object=sd-wrap?module-path=/usr/lib/softhsm/libsofthsm2.so'"
-	hintCertBeside   = "put the custodian's certificate beside the key under the same name with .cer (the az CLI convention: wrap_0.pem -> wrap_0.cer), or name it explicitly: --wrapping-key KEY.pem:CERT.cer"
-	hintPasswordSrc  = "give the password with --password-env NAME or --password-file PATH, or run keyrite on a terminal to be asked"
-	hintPINSrc       = "give the PIN with --pin-env NAME or --pin-file PATH, or run keyrite on a terminal to be asked for each token's PIN"
-	hintTokenCert    = "store the custodian's certificate on the token with the key's CKA_ID (keyrite sd keygen does), e.g. pkcs11-tool --write-object CERT.der --type cert --id ID --label LABEL"
-	maxCertFileSize  = 1 << 20
-	maxInputFileSize = 64 << 20
+	hintWrappingKey = "give each custodian's key as --wrapping-key KEY.pem (certificate KEY.cer beside it), --wrapping-key KEY.pem:CERT.cer, or a PKCS#11 URI such as 'pkcs11:token=custodian1;object=sd-wrap?module-path=/usr/lib/softhsm/libsofthsm2.so'"
+	hintCertBeside  = "put the custodian's certificate beside the key under the same name with .cer (the az CLI convention: wrap_0.pem -> wrap_0.cer), or name it explicitly: --wrapping-key KEY.pem:CERT.cer"
+	hintPasswordSrc = "give the password with --password-env NAME or --password-file PATH, or run keyrite on a terminal to be asked"
+	hintPINSrc      = "give the PIN with --pin-env NAME or --pin-file PATH, or run keyrite on a terminal to be asked for each token's PIN"
+	hintTokenCert   = "store the custodian's certificate on the token with the key's CKA_ID (keyrite sd keygen does), e.g. pkcs11-tool --write-object CERT.der --type cert --id ID --label LABEL"
 )
-
-// sdReadFile reads a whole input file, refusing directories and files larger
-// than limit. what names the file's role in errors.
-func sdReadFile(path, what string, limit int64) ([]byte, error) {
-	return fsx.ReadLimited(path, what, limit)
-}
 
 // sdMsg drops the package prefixes from a library error for the command line.
 func sdMsg(err error) string {
@@ -70,37 +61,17 @@ func newCustodianLoader(password, pin *secret.Source, login hsm.LoginOptions) *c
 	})
 }
 
-// loadCustodians loads every --wrapping-key, in order. Errors, when loading
-// and when a key is first used (password, PIN, token), are in the command
-// line's words.
-func loadCustodians(l *custodian.Loader, srcs []string) ([]securitydomain.Custodian, error) {
-	var cs []securitydomain.Custodian
-	for _, s := range srcs {
-		onToken := hsm.IsURI(s)
-		c, err := l.Load(s)
-		if err != nil {
-			return nil, custodianError(err, onToken)
+// isCustodianError reports whether err is package custodian's: a key
+// source, or a key's first use (password, PIN, token), that failed.
+func isCustodianError(err error) bool {
+	for _, kind := range []error{custodian.ErrSource, custodian.ErrKeyFile, custodian.ErrCertificate, custodian.ErrNoSecret,
+		custodian.ErrKey, custodian.ErrKeyNotFound, custodian.ErrMismatch, custodian.ErrModule, custodian.ErrToken,
+		custodian.ErrSession, custodian.ErrLogin} {
+		if errors.Is(err, kind) {
+			return true
 		}
-		c.Key = cliKey{Decrypter: c.Key, onToken: onToken}
-		cs = append(cs, c)
 	}
-	return cs, nil
-}
-
-// cliKey is a custodian key whose errors on first use are custodianError's.
-type cliKey struct {
-	securitydomain.Decrypter
-	onToken bool
-}
-
-func (k cliKey) Mechanism() string { return securitydomain.MechanismOf(k.Decrypter) }
-
-func (k cliKey) DecryptOAEPSHA256(ct []byte) ([]byte, error) {
-	pt, err := k.Decrypter.DecryptOAEPSHA256(ct)
-	if err != nil {
-		return nil, custodianError(err, k.onToken)
-	}
-	return pt, nil
+	return false
 }
 
 // custodianError turns an error of package custodian into the command
