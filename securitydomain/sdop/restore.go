@@ -14,6 +14,7 @@ import (
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
 // RestoreEventFunc builds the sd.restore event: ceremony.RestoreEvent,
@@ -235,8 +236,11 @@ func (r *Restore) write(blob []byte) error {
 		err = sameBlob(got, blob)
 	}
 	if err != nil {
-		os.Remove(out)
-		return r.notWritten(markf(ErrReadBack, "%s read back: %w (it was removed)", out, err))
+		fate := "it was removed"
+		if rerr := os.Remove(out); rerr != nil {
+			fate = fmt.Sprintf("remove it: %v", fsx.UnwrapPathErr(rerr))
+		}
+		return r.notWritten(markf(ErrReadBack, "%s read back: %w (%s)", out, err, fate))
 	}
 	return nil
 }
@@ -247,7 +251,7 @@ func (r *Restore) notWritten(err error) error {
 	if r.ledger == nil {
 		return err
 	}
-	kept := filepath.Join(r.ledger.dir, transcripts.ArtifactsDir, "restore_blob.json")
+	kept := filepath.Join(r.ledger.dir, transcripts.ArtifactsDir, steps.RestoreBlobFile)
 	return &marked{kind: ErrNotWritten, err: fmt.Errorf("the step is recorded in ceremony %s, but %w; the recorded blob is %s", r.ledger.dir, err, kept)}
 }
 
