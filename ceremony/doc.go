@@ -7,10 +7,12 @@
 //
 // # What the engine does
 //
-// The flows call the same package functions as the command-line subcommands:
-// package byok for the KEK and the .byok file, package securitydomain for
-// restore and verify, and (through [Backends]) the PKCS#11 export and token
-// paths of the binary. Every flow validates everything before it acts: it
+// The flows call the same operations as the command-line subcommands:
+// package byok for the KEK, byok/export (through [Backends]) for the export,
+// and securitydomain/sdop for the restore and the drill, each a Request
+// validated completely before it acts, then run and recorded the same way
+// from every face; the restore opens one custodian's share at a time
+// (securitydomain.Quorum), so a card can be removed once its share is open. Every flow validates everything before it acts: it
 // checks each input as it is given, refuses an output that exists, and shows a
 // summary to confirm before it asks for a PIN or opens an HSM session. After
 // writing, it reads the output back and checks it.
@@ -18,7 +20,7 @@
 // Every artifact is shown as its SHA-256 and its PGP word list
 // (internal/words) so that the people on both sides of the air gap can compare
 // them aloud. When a ceremony directory is chosen, each state-changing step is
-// recorded with transcripts.RecordStep.
+// recorded, as one of the typed events of transcripts/steps.
 //
 // # Secrets
 //
