@@ -12,7 +12,7 @@ import (
 	"math/big"
 	"strings"
 
-	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/internal/base/words"
 )
 
 // KEK is a validated Key Exchange Key: the public half of an RSA key of 2048,

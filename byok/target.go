@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/secret"
 )
 
 // KeyType is the type of a target key.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/secret"
 	kwp "github.com/tink-crypto/tink-go/v2/kwp/subtle"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/secret"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/transcripts"
 )

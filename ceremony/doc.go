@@ -18,7 +18,7 @@
 // writing, it reads the output back and checks it.
 //
 // Every artifact is shown as its SHA-256 and its PGP word list
-// (internal/words) so that the people on both sides of the air gap can compare
+// (internal/base/words) so that the people on both sides of the air gap can compare
 // them aloud. When a ceremony directory is chosen, each state-changing step is
 // recorded, as one of the typed events of transcripts/steps.
 //

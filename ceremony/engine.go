@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/secret"
 	"github.com/keyrite/keyrite/transcripts"
 )
 

@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/internal/base/words"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
 	"github.com/keyrite/keyrite/securitydomain/sdop"

@@ -12,7 +12,7 @@ import (
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/ceremonytest"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/fsx/fsxfault"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxfault"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/transcripts"
 )

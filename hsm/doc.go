@@ -17,7 +17,7 @@
 //	defer s.Close()
 //	o := hsm.LoginOptions{Warn: warn}         // FinalTry / ConfirmFinalTry for the last try
 //	_, err = s.CheckPIN(o)                    // before asking: a locked PIN is refused here
-//	err = s.LoginWith(pin, o)                 // pin []byte from internal/secret; wiped
+//	err = s.LoginWith(pin, o)                 // pin []byte from internal/base/secret; wiped
 //	obj, err := s.FindURI(u)                  // exactly one object, or an error listing matches
 //	// obj.Class, obj.KeyType, obj.Bits, obj.Curve, obj.Extractable, ...
 //

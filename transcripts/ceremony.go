@@ -21,8 +21,8 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sys/unix"
 
-	"github.com/keyrite/keyrite/internal/buildinfo"
-	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/base/buildinfo"
+	"github.com/keyrite/keyrite/internal/base/fsx"
 )
 
 // File and directory names inside a ceremony directory.
@@ -55,7 +55,7 @@ type Options struct {
 	Tool     *Tool            // the build recorded in each line (default: this binary's)
 	Operator string           // actor name when an event leaves it empty (default: the login name)
 	Role     string           // role of the package's own open/aborted records (default "operator"; the uploader passes "uploader")
-	SelfTest string           // the start-up known-answer tests this process passed, added to each event as the param self_test (default: internal/buildinfo's, with the default Tool)
+	SelfTest string           // the start-up known-answer tests this process passed, added to each event as the param self_test (default: internal/base/buildinfo's, with the default Tool)
 
 	signing bool // Sign's own open: Sign removes and reports what an interrupted sign left (see removeSignTemps)
 }

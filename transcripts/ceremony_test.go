@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/keyrite/keyrite/internal/fsx/fsxtest"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxtest"
 )
 
 func TestRecordStepBasic(t *testing.T) {

@@ -28,9 +28,9 @@
 //   - step (machine name), actor {name, role}, action (one sentence),
 //     result ("ok", "aborted" or what failed), deviations.
 //   - inputs/outputs: {name, kind, sha256, size, words}, words being the PGP
-//     word list of the first 8 digest bytes (internal/words), to be read aloud.
+//     word list of the first 8 digest bytes (internal/base/words), to be read aloud.
 //   - params: non-secret name/value pairs.
-//   - tool {name, version, revision, go}: the build (internal/buildinfo).
+//   - tool {name, version, revision, go}: the build (internal/base/buildinfo).
 //   - hsm {module_path, module_sha256, token_label, manufacturer, model,
 //     serial, firmware} and mechanism, when a token was used.
 //   - acted_on {origin, size, root_hash}: the checkpoint a later step (the
@@ -60,7 +60,7 @@
 // [Open] locks the directory (flock; a second process gets [ErrBusy]),
 // creates it on first use with the opening record written atomically, and
 // checks the whole chain before anything is appended. [Ceremony.Record]
-// writes the step's artifacts first (internal/fsx: temp file, fsync, link,
+// writes the step's artifacts first (internal/base/fsx: temp file, fsync, link,
 // directory fsync; an existing name must have identical content, else
 // [ErrArtifactConflict]), then appends the line with one write, fsyncs the
 // file and the directory, and only then returns.

@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/internal/base/words"
 )
 
 // FormatVersion is the "v" of every line this package writes. Readers refuse

@@ -9,7 +9,7 @@ import (
 	"io"
 
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/buildinfo"
+	"github.com/keyrite/keyrite/internal/base/buildinfo"
 	"github.com/miekg/pkcs11"
 )
 

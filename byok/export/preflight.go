@@ -13,7 +13,7 @@ import (
 	"io"
 
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/secret"
 	"github.com/miekg/pkcs11"
 )
 

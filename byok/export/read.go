@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/keyrite/keyrite/internal/fsx"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/fsx"
+	"github.com/keyrite/keyrite/internal/base/secret"
 )
 
 func wipe(b []byte) { secret.Wipe(b) }

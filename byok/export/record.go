@@ -9,7 +9,7 @@ import (
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/internal/base/words"
 	"github.com/keyrite/keyrite/transcripts"
 	"github.com/keyrite/keyrite/transcripts/steps"
 )

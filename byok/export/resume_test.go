@@ -15,8 +15,8 @@ import (
 
 	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/hsm/softhsmtest"
-	"github.com/keyrite/keyrite/internal/fsx/fsxfault"
-	"github.com/keyrite/keyrite/internal/fsx/fsxtest"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxfault"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxtest"
 	"github.com/keyrite/keyrite/transcripts"
 )
 

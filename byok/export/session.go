@@ -6,7 +6,7 @@ import (
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/secret"
 )
 
 // exportFromHSM exports the PKCS#11 jobs (all on one token) in one session

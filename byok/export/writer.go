@@ -11,8 +11,8 @@ import (
 	"sync"
 
 	"github.com/keyrite/keyrite/byok"
-	"github.com/keyrite/keyrite/internal/buildinfo"
-	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/base/buildinfo"
+	"github.com/keyrite/keyrite/internal/base/fsx"
 )
 
 // softMechanism is how soft-form keys are wrapped.

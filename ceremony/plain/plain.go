@@ -5,7 +5,7 @@
 //
 // Secrets are never read from the answer stream, which may be echoed: they
 // come from the Secret function, by default the terminal with echo off
-// (internal/secret), and fail with secret.ErrNoTerminal when there is none.
+// (internal/base/secret), and fail with secret.ErrNoTerminal when there is none.
 package plain
 
 import (
@@ -17,7 +17,7 @@ import (
 	"strings"
 
 	"github.com/keyrite/keyrite/ceremony"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/secret"
 )
 
 // maxLine bounds one answer.
@@ -27,7 +27,7 @@ const maxLine = 64 << 10
 type UI struct {
 	in  *bufio.Scanner
 	out io.Writer
-	// Secret reads a secret; nil means the terminal (internal/secret).
+	// Secret reads a secret; nil means the terminal (internal/base/secret).
 	Secret func(prompt string) ([]byte, error)
 	// Echo prints each answer after its prompt, for input that is not a
 	// terminal (which would have echoed it), so that the output reads as a

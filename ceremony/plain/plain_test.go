@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/keyrite/keyrite/ceremony"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/secret"
 )
 
 func TestPlainDialogue(t *testing.T) {

@@ -8,7 +8,7 @@
 //
 //	listening on https://127.0.0.1:PORT
 //
-// as its first line of stdout. See package internal/emulator for the
+// as its first line of stdout. See package internal/online/emulator for the
 // endpoints and how one emulator stands in for several vaults and HSMs
 // (https://127.0.0.1:PORT/kv/NAME, https://127.0.0.1:PORT/mhsm/NAME).
 // It stops on SIGINT or SIGTERM.
@@ -34,8 +34,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/cli"
-	"github.com/keyrite/keyrite/internal/emulator"
+	"github.com/keyrite/keyrite/internal/base/cli"
+	"github.com/keyrite/keyrite/internal/online/emulator"
 )
 
 const prog = "keyrite-emulator"

@@ -37,12 +37,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/buildinfo"
-	"github.com/keyrite/keyrite/internal/cli"
-	"github.com/keyrite/keyrite/internal/fsx"
-	"github.com/keyrite/keyrite/internal/secret"
-	"github.com/keyrite/keyrite/internal/uploader"
-	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/internal/base/buildinfo"
+	"github.com/keyrite/keyrite/internal/base/cli"
+	"github.com/keyrite/keyrite/internal/base/fsx"
+	"github.com/keyrite/keyrite/internal/base/secret"
+	"github.com/keyrite/keyrite/internal/base/words"
+	"github.com/keyrite/keyrite/internal/online/uploader"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/transcripts"
 )

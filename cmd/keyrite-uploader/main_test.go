@@ -14,11 +14,11 @@ import (
 	"testing"
 
 	"github.com/keyrite/keyrite/byok"
-	"github.com/keyrite/keyrite/internal/emulator"
+	"github.com/keyrite/keyrite/internal/online/emulator"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 
-const testdata = "../../internal/uploader/testdata"
+const testdata = "../../internal/online/uploader/testdata"
 
 // startEmulator serves an emulator on loopback for the test.
 func startEmulator(t *testing.T) (url, ca string) {

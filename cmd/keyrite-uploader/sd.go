@@ -12,9 +12,9 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/keyrite/keyrite/internal/cli"
-	"github.com/keyrite/keyrite/internal/uploader"
-	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/internal/base/cli"
+	"github.com/keyrite/keyrite/internal/base/words"
+	"github.com/keyrite/keyrite/internal/online/uploader"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 

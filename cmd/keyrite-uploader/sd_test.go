@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/emulator"
-	"github.com/keyrite/keyrite/internal/fakeclock"
-	"github.com/keyrite/keyrite/internal/uploader"
+	"github.com/keyrite/keyrite/internal/base/fakeclock"
+	"github.com/keyrite/keyrite/internal/online/emulator"
+	"github.com/keyrite/keyrite/internal/online/uploader"
 )
 
 // startSlowEmulator serves an emulator whose security-domain operations

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/fakeclock"
-	"github.com/keyrite/keyrite/internal/uploader"
+	"github.com/keyrite/keyrite/internal/base/fakeclock"
+	"github.com/keyrite/keyrite/internal/online/uploader"
 )
 
 // throttlingVault stands in for Key Vault "demo": it challenges, answers

@@ -12,8 +12,8 @@ import (
 
 	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/cli"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/cli"
+	"github.com/keyrite/keyrite/internal/base/secret"
 )
 
 const usageBYOKExport = "usage: keyrite byok export --key SRC --kek FILE [--kid URL] --out OUT.byok [--name NAME] [--ops LIST] [--ceremony DIR] [--json]" +

@@ -13,11 +13,11 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/plugin"
 
-	"github.com/keyrite/keyrite/internal/cli"
+	"github.com/keyrite/keyrite/internal/base/cli"
+	"github.com/keyrite/keyrite/internal/base/fsx"
+	"github.com/keyrite/keyrite/internal/base/secret"
+	"github.com/keyrite/keyrite/internal/base/words"
 	"github.com/keyrite/keyrite/internal/custody"
-	"github.com/keyrite/keyrite/internal/fsx"
-	"github.com/keyrite/keyrite/internal/secret"
-	"github.com/keyrite/keyrite/internal/words"
 	"github.com/keyrite/keyrite/transcripts"
 	"github.com/keyrite/keyrite/transcripts/steps"
 )

@@ -15,8 +15,8 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/keyrite/keyrite/internal/fsx/fsxfault"
-	"github.com/keyrite/keyrite/internal/fsx/fsxtest"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxfault"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxtest"
 )
 
 // fullDiskWriter is a command that writes an output, for TestFullDisk.

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/keyrite/keyrite/byok"
-	"github.com/keyrite/keyrite/internal/cli"
-	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/base/cli"
+	"github.com/keyrite/keyrite/internal/base/fsx"
 )
 
 // Hints shared by the KEK and BYOK commands.

@@ -12,7 +12,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/keyrite/keyrite/internal/cli"
+	"github.com/keyrite/keyrite/internal/base/cli"
 )
 
 const prog = "keyrite"

@@ -17,7 +17,7 @@ func TestOfflineBinaryHasNoNetworkCode(t *testing.T) {
 	forbidden := []string{
 		"net/http", "crypto/tls", "net/rpc", "net/smtp",
 		"github.com/Azure/", "github.com/AzureAD/",
-		"github.com/keyrite/keyrite/internal/uploader", "github.com/keyrite/keyrite/internal/emulator",
+		"github.com/keyrite/keyrite/internal/online/uploader", "github.com/keyrite/keyrite/internal/online/emulator",
 	}
 	for _, pkg := range strings.Fields(string(out)) {
 		for _, f := range forbidden {

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/fsx/fsxfault"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxfault"
 )
 
 // A test hook, in the test binary only (which the CLI scripts run as

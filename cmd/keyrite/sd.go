@@ -10,9 +10,9 @@ import (
 
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/cli"
-	"github.com/keyrite/keyrite/internal/secret"
-	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/internal/base/cli"
+	"github.com/keyrite/keyrite/internal/base/secret"
+	"github.com/keyrite/keyrite/internal/base/words"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/sdop"
 )

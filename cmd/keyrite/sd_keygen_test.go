@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/keyrite/keyrite/internal/fsx/fsxfault"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxfault"
 	"github.com/keyrite/keyrite/transcripts"
 )
 

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/cli"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/cli"
+	"github.com/keyrite/keyrite/internal/base/secret"
 	"github.com/keyrite/keyrite/transcripts"
 	"github.com/keyrite/keyrite/transcripts/replay"
 )

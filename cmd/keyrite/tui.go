@@ -11,8 +11,8 @@ import (
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/plain"
 	"github.com/keyrite/keyrite/ceremony/tui"
-	"github.com/keyrite/keyrite/internal/cli"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/cli"
+	"github.com/keyrite/keyrite/internal/base/secret"
 )
 
 // runGuided implements

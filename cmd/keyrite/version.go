@@ -4,8 +4,8 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/keyrite/keyrite/internal/buildinfo"
-	"github.com/keyrite/keyrite/internal/cli"
+	"github.com/keyrite/keyrite/internal/base/buildinfo"
+	"github.com/keyrite/keyrite/internal/base/cli"
 )
 
 func runVersion(e *env, args []string) error {

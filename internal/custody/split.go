@@ -15,8 +15,8 @@ import (
 	"filippo.io/age"
 	"github.com/hashicorp/vault/shamir"
 
-	"github.com/keyrite/keyrite/internal/buildinfo"
-	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/base/buildinfo"
+	"github.com/keyrite/keyrite/internal/base/fsx"
 )
 
 // Limits.

@@ -33,7 +33,7 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/byok"
-	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/internal/base/words"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 

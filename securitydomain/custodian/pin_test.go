@@ -9,7 +9,7 @@ import (
 
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/softhsmtest"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/secret"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
 )
 

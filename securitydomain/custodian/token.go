@@ -12,7 +12,7 @@ import (
 	"github.com/miekg/pkcs11"
 
 	"github.com/keyrite/keyrite/hsm"
-	"github.com/keyrite/keyrite/internal/secret"
+	"github.com/keyrite/keyrite/internal/base/secret"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 

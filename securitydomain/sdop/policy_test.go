@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/keyrite/keyrite/ceremony"
-	"github.com/keyrite/keyrite/internal/fsx/fsxfault"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxfault"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
 	"github.com/keyrite/keyrite/securitydomain/sdop"

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/keyrite/keyrite/ceremony"
-	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/base/fsx"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
 	"github.com/keyrite/keyrite/securitydomain/sdop"

@@ -34,7 +34,7 @@ import (
 	"strings"
 
 	"github.com/keyrite/keyrite/byok"
-	"github.com/keyrite/keyrite/internal/words"
+	"github.com/keyrite/keyrite/internal/base/words"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/transcripts"
 	"github.com/keyrite/keyrite/transcripts/steps"

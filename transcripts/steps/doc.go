@@ -7,7 +7,7 @@
 // inputs and which outputs, and of what kind. Its Parse function is the only
 // decoding: it reads an [transcripts.Entry] back into the type, accepting
 // the spellings that transcripts written by earlier builds use. Writers
-// (byok/export, ceremony, cmd/keyrite, internal/uploader) build these types
+// (byok/export, ceremony, cmd/keyrite, internal/online/uploader) build these types
 // and record their events; readers (the uploader, an export resuming,
 // transcripts/replay) parse entries into them. A golden test pins the
 // canonical bytes of each kind, so a change to what is recorded shows up as

@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/base/fsx"
 )
 
 // File names of the CA inside the state directory.

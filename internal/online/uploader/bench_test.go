@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/keyrite/keyrite/internal/emulator"
+	"github.com/keyrite/keyrite/internal/online/emulator"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 

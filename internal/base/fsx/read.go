@@ -16,7 +16,7 @@ var ErrTooLarge = errors.New("larger than the limit")
 // names the file's role in errors ("KEK file", "key file"). It sizes the
 // buffer from the file so that reading a secret (a soft-form key) leaves no
 // abandoned partial copies behind as it grows, and clears what it read
-// before any error return (best effort: see package internal/secret).
+// before any error return (best effort: see package internal/base/secret).
 // Pipes and devices are read up to limit+1 bytes.
 func ReadLimited(path, what string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/keyrite/keyrite/byok"
-	"github.com/keyrite/keyrite/internal/emulator"
-	"github.com/keyrite/keyrite/internal/fakeclock"
+	"github.com/keyrite/keyrite/internal/base/fakeclock"
+	"github.com/keyrite/keyrite/internal/online/emulator"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 

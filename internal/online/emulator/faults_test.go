@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/fakeclock"
+	"github.com/keyrite/keyrite/internal/base/fakeclock"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/keyrite/keyrite/byok"
-	"github.com/keyrite/keyrite/internal/emulator"
+	"github.com/keyrite/keyrite/internal/online/emulator"
 	"github.com/keyrite/keyrite/transcripts"
 )
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/byok/export"
-	"github.com/keyrite/keyrite/internal/emulator"
+	"github.com/keyrite/keyrite/internal/online/emulator"
 	"github.com/keyrite/keyrite/transcripts"
 )
 

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/keyrite/keyrite/internal/fsx"
+	"github.com/keyrite/keyrite/internal/base/fsx"
 )
 
 // store keeps the emulator's state as JSON files under dir. Callers hold

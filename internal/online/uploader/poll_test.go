@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/fakeclock"
+	"github.com/keyrite/keyrite/internal/base/fakeclock"
 )
 
 // scripted is a stand-in HSM for the polling rules: it answers the

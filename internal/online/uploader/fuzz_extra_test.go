@@ -20,7 +20,7 @@ import (
 // bodies, JWKs, the downloaded security domain) and of the service URL the
 // user gives. Seeds come from the test vectors.
 
-const fuzzVectors = "../../testvectors"
+const fuzzVectors = "../../../testvectors"
 
 func addFuzzFiles(f *testing.F, patterns ...string) {
 	for _, p := range patterns {

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/fakeclock"
+	"github.com/keyrite/keyrite/internal/base/fakeclock"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 
@@ -330,7 +330,7 @@ func TestTransferKeyShape(t *testing.T) {
 // TestRecordedExchangeCert: checkExchangeCert describes the certificate the
 // real service sent (recorded 2025).
 func TestRecordedExchangeCert(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "testvectors", "sd", "recorded2025", "transfer_key_response.json"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "testvectors", "sd", "recorded2025", "transfer_key_response.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

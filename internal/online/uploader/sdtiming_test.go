@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/emulator"
+	"github.com/keyrite/keyrite/internal/online/emulator"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/transcripts"
 )

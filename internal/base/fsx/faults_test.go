@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/keyrite/keyrite/internal/fsx/fsxfault"
-	"github.com/keyrite/keyrite/internal/fsx/fsxtest"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxfault"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxtest"
 )
 
 // The faults every writer is tested under: each step of a write failing,

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/keyrite/keyrite/internal/fsx/fsxtest"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxtest"
 )
 
 // TestWriteNewFullTmpfs is the case of the report: a 12,000-byte secret

@@ -30,7 +30,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/keyrite/keyrite/internal/fsx/fsxfault"
+	"github.com/keyrite/keyrite/internal/base/fsx/fsxfault"
 	"golang.org/x/sys/unix"
 )
 

@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyrite/keyrite/internal/fakeclock"
+	"github.com/keyrite/keyrite/internal/base/fakeclock"
 	"github.com/keyrite/keyrite/transcripts"
 )
 

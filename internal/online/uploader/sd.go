@@ -18,7 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
-	"github.com/keyrite/keyrite/internal/buildinfo"
+	"github.com/keyrite/keyrite/internal/base/buildinfo"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 
