@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 			if errors.Is(err, flag.ErrHelp) {
 				fmt.Fprintln(stdout, usage)
 			} else if err != nil {
-				err = &cmdError{msg: c.name + ": " + stripPackages(err.Error()), err: err}
+				err = &cli.Reworded{Msg: c.name + ": " + stripPackages(err.Error()), Err: err}
 			}
 			return cli.Report(stderr, prog, err)
 		}
@@ -518,16 +518,6 @@ func runSDExchangeKey(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "exchange key certificate saved to %s (x5t#S256 %s)\n", *out, x)
 	return nil
 }
-
-// cmdError prefixes an error with the command's name, as keyrite does, and
-// keeps the chain (usage errors, hints) intact.
-type cmdError struct {
-	msg string
-	err error
-}
-
-func (e *cmdError) Error() string { return e.msg }
-func (e *cmdError) Unwrap() error { return e.err }
 
 // stripPackages drops Go package prefixes from a library error: people read
 // these lines.

@@ -276,7 +276,7 @@ func readCeremony(dir string) (*transcripts.Report, error) {
 	if len(rep.Problems) > 0 {
 		first = rep.Problems[0].String()
 	}
-	return nil, cli.WithHint(&cliError{msg: fmt.Sprintf("--ceremony: %s does not verify: %s", dir, first), err: err},
+	return nil, cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("--ceremony: %s does not verify: %s", dir, first), Err: err},
 		fmt.Sprintf("give the directory of the ceremony that exported the blob; `keyrite transcript verify %s` lists every problem", dir))
 }
 

@@ -28,19 +28,8 @@ func readLimited(path, what string, limit int64) ([]byte, error) {
 	return data, err
 }
 
-// cliError rewords a library error for the command line: the "byok: " prefix
-// of the package's sentinels is dropped and the file named, while errors.Is
-// still sees the whole chain.
-type cliError struct {
-	msg string
-	err error
-}
-
-func (e *cliError) Error() string { return e.msg }
-func (e *cliError) Unwrap() error { return e.err }
-
 func fileErr(path string, err error) error {
-	return &cliError{msg: path + ": " + strings.ReplaceAll(err.Error(), "byok: ", ""), err: err}
+	return &cli.Reworded{Msg: path + ": " + strings.ReplaceAll(err.Error(), "byok: ", ""), Err: err}
 }
 
 // loadKEK reads and validates a KEK file (and kid, when not empty), with
@@ -48,7 +37,7 @@ func fileErr(path string, err error) error {
 func loadKEK(path, kid string) (*byok.KEK, error) {
 	if kid != "" {
 		if _, err := byok.ParseKid(kid); err != nil {
-			return nil, cli.WithHint(&cliError{msg: "--kid: " + strings.ReplaceAll(err.Error(), "byok: ", ""), err: err}, hintKid)
+			return nil, cli.WithHint(&cli.Reworded{Msg: "--kid: " + strings.ReplaceAll(err.Error(), "byok: ", ""), Err: err}, hintKid)
 		}
 	}
 	data, err := readLimited(path, "KEK file", 1<<20)

@@ -421,7 +421,7 @@ func openKeygenCeremony(dir string, preview []*keygenCustodian, m, size int, onT
 	const hint = "nothing was generated"
 	ev := keygenEvent(preview, []byte("placeholder request"), m, size, onTokens, l)
 	if err := transcripts.CheckEvent(ev); err != nil {
-		return nil, cli.WithHint(&cliError{msg: fmt.Sprintf("ceremony %s could not record this step: %s", dir, strings.ReplaceAll(err.Error(), "transcripts: ", "")), err: err}, hint)
+		return nil, cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("ceremony %s could not record this step: %s", dir, strings.ReplaceAll(err.Error(), "transcripts: ", "")), Err: err}, hint)
 	}
 	c, err := transcripts.Open(dir)
 	if err != nil {
@@ -442,14 +442,14 @@ func openKeygenCeremony(dir string, preview []*keygenCustodian, m, size int, onT
 func keygenRecordError(dir, outDir string, cs []*keygenCustodian, onTokens bool, err error) error {
 	msg := fmt.Sprintf("recording the step in ceremony %s: %s; nothing was written to %s", dir, strings.ReplaceAll(err.Error(), "transcripts: ", ""), outDir)
 	if !onTokens {
-		return cli.WithHint(&cliError{msg: msg + " (the software keys were discarded)", err: err},
+		return cli.WithHint(&cli.Reworded{Msg: msg + " (the software keys were discarded)", Err: err},
 			"fix the ceremony directory (`keyrite transcript verify "+dir+"` shows its problems), then run keygen again")
 	}
 	var keys []string
 	for _, c := range cs {
 		keys = append(keys, c.Key)
 	}
-	return cli.WithHint(&cliError{msg: msg, err: err},
+	return cli.WithHint(&cli.Reworded{Msg: msg, Err: err},
 		"the keys and certificates generated on the tokens remain there: "+strings.Join(keys, ", "),
 		"remove them from the tokens (or use new labels), fix the ceremony directory, then run keygen again")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/keyrite/keyrite/hsm"
@@ -35,18 +34,8 @@ func sdMsg(err error) string {
 	return s
 }
 
-// sdError is a command-line error whose text is msg and whose chain is err.
-type sdError struct {
-	msg string
-	err error
-}
-
-func (e *sdError) Error() string { return e.msg }
-func (e *sdError) Unwrap() error { return e.err }
-
-func sdErrorf(err error, format string, args ...any) error {
-	return &sdError{msg: fmt.Sprintf(format, args...), err: err}
-}
+// sdErrorf rewords err for the command line (cli.Reword).
+func sdErrorf(err error, format string, args ...any) error { return cli.Reword(err, format, args...) }
 
 // newCustodianLoader returns the loader for --wrapping-key and --token:
 // passwords from --password-env/--password-file and PINs from

@@ -80,11 +80,11 @@ func signerName(k *signingKey, flagName string, trust *transcripts.Trust, trustF
 	if trust != nil {
 		tk, ok := trust.KeyFor(k.key.Public())
 		if !ok {
-			return "", "", "", cli.WithHint(&cliError{msg: fmt.Sprintf("this key is not in trust file %s (under any name)", trustFile), err: errNotTrusted},
+			return "", "", "", cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("this key is not in trust file %s (under any name)", trustFile), Err: errNotTrusted},
 				"sign without --trust, or add the key to the trust file: `keyrite transcript sign --key SRC --name NAME --print-key` prints the entry's \"key\"")
 		}
 		if flagName != "" && flagName != tk.Name {
-			return "", "", "", cli.WithHint(&cliError{msg: fmt.Sprintf("--name %s, but trust file %s knows this key as %q", flagName, trustFile, tk.Name), err: errNotTrusted},
+			return "", "", "", cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("--name %s, but trust file %s knows this key as %q", flagName, trustFile, tk.Name), Err: errNotTrusted},
 				fmt.Sprintf("leave out --name: with --trust the signer is named as the trust file names the key (%s); a signature under another name would not count", tk.Name))
 		}
 		return tk.Name, tk.Role, "as trust file " + trustFile + " names this key", nil
@@ -145,7 +145,7 @@ func tokenSignerError(err error) error {
 	case errors.Is(err, hsm.ErrPINIncorrect):
 		hint = "check the PIN; every failed login counts towards the token's lockout"
 	}
-	return cli.WithHint(&cliError{msg: strings.ReplaceAll(err.Error(), "hsm: ", ""), err: err}, hint)
+	return cli.WithHint(&cli.Reworded{Msg: strings.ReplaceAll(err.Error(), "hsm: ", ""), Err: err}, hint)
 }
 
 // warnOnce passes each warning on once: the check before the PIN is asked
@@ -220,7 +220,7 @@ func runTranscriptSign(e *env, args []string) error {
 	defer release()
 	if trustedRole != "" {
 		if roleSet && *role != trustedRole {
-			return cli.WithHint(&cliError{msg: fmt.Sprintf("--role %s, but trust file %s gives %s the role %s", *role, *trustFile, s.Name(), trustedRole), err: errNotTrusted},
+			return cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("--role %s, but trust file %s gives %s the role %s", *role, *trustFile, s.Name(), trustedRole), Err: errNotTrusted},
 				"leave out --role: with --trust the trust file's role is used; a signature in another role would not count")
 		}
 		*role = trustedRole
@@ -407,14 +407,14 @@ func verifyFailed(dir, trustFile string, rep *transcripts.Report) error {
 			hints[1] = fmt.Sprintf("sign again under the trust file's name: this key's ID does not depend on the name, so first move %s.note and %s.dsse.json out of %s, then `keyrite transcript sign %s --key KEY --trust %s`", base, base, dir, dir, trustFile)
 		}
 		hints = append(hints, fmt.Sprintf("or, if %q is the name you mean, put the key `keyrite transcript sign --key KEY --name %s --print-key` prints into the trust file", ne.Name, ne.Name))
-		return cli.WithHint(&cliError{msg: msg, err: ne}, hints...)
+		return cli.WithHint(&cli.Reworded{Msg: msg, Err: ne}, hints...)
 	}
 	if policyOnly {
 		msg := fmt.Sprintf("%s: %s", dir, first)
 		if n > 1 {
 			msg = fmt.Sprintf("%s: %s (and %d more problem(s), listed above)", dir, first, n-1)
 		}
-		return cli.WithHint(&cliError{msg: msg, err: transcripts.ErrPolicyNotMet},
+		return cli.WithHint(&cli.Reworded{Msg: msg, Err: transcripts.ErrPolicyNotMet},
 			"the transcript, its artifacts and signatures verify; what is missing is signatures by the keys the trust file requires",
 			fmt.Sprintf("each signer runs `keyrite transcript sign %s --key KEY --trust %s` (the trust file gives the name and role)", dir, trustFile))
 	}
@@ -433,20 +433,20 @@ func verifyFailed(dir, trustFile string, rep *transcripts.Report) error {
 	if n > 1 {
 		msg = fmt.Sprintf("%s does not verify (%d problems, all listed above); first: %s", dir, n, first)
 	}
-	return cli.WithHint(&cliError{msg: msg, err: transcripts.ErrVerify}, hints...)
+	return cli.WithHint(&cli.Reworded{Msg: msg, Err: transcripts.ErrVerify}, hints...)
 }
 
 func transcriptErr(dir string, err error) error {
 	msg := strings.ReplaceAll(err.Error(), "transcripts: ", "")
 	switch {
 	case errors.Is(err, transcripts.ErrAlreadySigned):
-		return cli.WithHint(&cliError{msg: msg, err: err}, "each key signs a given state once; nothing to do")
+		return cli.WithHint(&cli.Reworded{Msg: msg, Err: err}, "each key signs a given state once; nothing to do")
 	case errors.Is(err, transcripts.ErrBusy):
-		return cli.WithHint(&cliError{msg: msg, err: err}, "wait for the other keyrite command working in "+dir+" to finish")
+		return cli.WithHint(&cli.Reworded{Msg: msg, Err: err}, "wait for the other keyrite command working in "+dir+" to finish")
 	case errors.Is(err, transcripts.ErrVerify), errors.Is(err, transcripts.ErrCorrupt):
-		return cli.WithHint(&cliError{msg: msg, err: err}, "run `keyrite transcript verify "+dir+"` to see every problem")
+		return cli.WithHint(&cli.Reworded{Msg: msg, Err: err}, "run `keyrite transcript verify "+dir+"` to see every problem")
 	}
-	return &cliError{msg: msg, err: err}
+	return &cli.Reworded{Msg: msg, Err: err}
 }
 
 func runTranscriptShow(e *env, args []string) error {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/keyrite/keyrite/internal/base/cli"
 	"io"
 	"io/fs"
 	"os"
@@ -16,21 +17,12 @@ import (
 // maxFileSize bounds a key or certificate file.
 const maxFileSize = 1 << 20
 
-// fileError is a file that cannot be read: "WHAT PATH: REASON", wrapping
-// the fs error when there is one.
-type fileError struct {
-	msg string
-	err error
-}
-
-func (e *fileError) Error() string { return e.msg }
-func (e *fileError) Unwrap() error { return e.err }
-
 // readFile reads a whole file, refusing directories and files larger than
 // maxFileSize. what names the file's role in errors.
 func readFile(path, what string) ([]byte, error) {
 	fail := func(err error, format string, args ...any) ([]byte, error) {
-		return nil, &fileError{msg: what + " " + path + ": " + fmt.Sprintf(format, args...), err: err}
+		// "WHAT PATH: REASON", wrapping the fs error when there is one.
+		return nil, &cli.Reworded{Msg: what + " " + path + ": " + fmt.Sprintf(format, args...), Err: err}
 	}
 	f, err := os.Open(path)
 	if err != nil {

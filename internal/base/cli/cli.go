@@ -269,3 +269,24 @@ func PrintJSON(w io.Writer, v any) error {
 // OneLine is the neutralisation Report applies to error text, for other
 // text from outside (a service's status details) printed to a terminal.
 func OneLine(s string) string { return oneLine(s) }
+
+// Reworded is an error whose text is Msg and whose chain is Err: a library
+// error reworded for the person reading it (a file or flag named, a
+// command's name put first) without losing what errors.Is and errors.As
+// find in it, hints included. It is the one "message plus chain" type of
+// the binaries.
+type Reworded struct {
+	Msg string
+	Err error
+}
+
+func (e *Reworded) Error() string { return e.Msg }
+func (e *Reworded) Unwrap() error { return e.Err }
+
+// Reword returns err with the text of format and args; nil for a nil err.
+func Reword(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return &Reworded{Msg: fmt.Sprintf(format, args...), Err: err}
+}
