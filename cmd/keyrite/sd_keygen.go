@@ -25,7 +25,7 @@ import (
 	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
-const sdKeygenHelp = `usage: keyrite sd keygen --quorum M --out-dir DIR (--token URI [--token URI]... | --custodians N)
+const sdKeygenHelp = `usage: keyrite sd keygen --quorum M --out-dir DIR (--token URI [--token URI]... [--custodians N] | --custodians N)
                         [--size 2048|3072|4096] [--label PREFIX] [--pin-env NAME | --pin-file PATH]
                         [--final-pin-try] [--ceremony DIR] [--json]
 
@@ -43,8 +43,10 @@ builds it.
                      asked on the terminal in turn (or --pin-env/--pin-file for all).
   --final-pin-try    try the PIN even on a token that reports that the next wrong PIN
                      locks it (else refused before any PIN is tried)
-  --custodians N     without --token: a rehearsal with N (3..10) software keys,
-                     written as PEM files (PKCS#8, mode 0600). Not for production.
+  --custodians N     the number of custodians. With --token, a check: it must equal
+                     the number of --token given. Without --token: a rehearsal with
+                     N (3..10) software keys, written as PEM files (PKCS#8, mode
+                     0600). Not for production.
   --quorum M         shares needed to restore: 2..10, at most the number of custodians
   --size BITS        RSA modulus size: 2048 (default), 3072 or 4096
   --label PREFIX     key labels and certificate names: PREFIX-1 ... PREFIX-N
