@@ -62,7 +62,7 @@ func (e *Engine) SDRestore() error {
 	}
 
 	op, err := sdop.RestoreRequest{SD: sdf.Path, ExchangeKey: exch.Path, Out: out, CeremonyDir: e.CeremonyDir,
-		Event: RestoreEvent, Actor: e.Actor, Guided: true, Rand: e.rand()}.Validate()
+		Actor: e.Actor, Guided: true, Rand: e.rand()}.Validate()
 	if err != nil {
 		return fmt.Errorf("ceremony: restore: %w", err)
 	}

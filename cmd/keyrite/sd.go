@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/base/cli"
 	"github.com/keyrite/keyrite/internal/base/secret"
@@ -112,7 +111,7 @@ func runSDRestore(e *env, args []string) error {
 	loader := newCustodianLoader(pw, pin, loginOptions(e, *finalTry))
 	defer loader.Close()
 	op, err := sdop.RestoreRequest{SD: *sdPath, ExchangeKey: *exPath, Out: *out, Keys: keys, Loader: loader,
-		CeremonyDir: *cerDir, Event: ceremony.RestoreEvent, Rand: rand.Reader}.Validate()
+		CeremonyDir: *cerDir, Rand: rand.Reader}.Validate()
 	if err != nil {
 		return restoreError(err, *sdPath, *cerDir)
 	}

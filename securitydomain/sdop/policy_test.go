@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/internal/base/fsx/fsxfault"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
@@ -25,7 +24,7 @@ func validated(t *testing.T, dir string, noCeremony bool) *sdop.Restore {
 	l := custodian.NewLoader(custodian.Options{})
 	t.Cleanup(func() { l.Close() })
 	req := sdop.RestoreRequest{SD: p("sd.json"), ExchangeKey: p("exchange_cert.pem"), Out: p("blob.json"),
-		Keys: []string{p("wrap_0.pem"), p("wrap_1.pem")}, Loader: l, CeremonyDir: p("cer"), Event: ceremony.RestoreEvent}
+		Keys: []string{p("wrap_0.pem"), p("wrap_1.pem")}, Loader: l, CeremonyDir: p("cer")}
 	if noCeremony {
 		req.CeremonyDir = ""
 	}
@@ -181,5 +180,5 @@ func TestDrillRecords(t *testing.T) {
 		t.Fatalf("artifacts %+v %+v", evs[1].Inputs, evs[1].Outputs)
 	}
 	run(t, sdop.RestoreRequest{SD: p("sd.json"), ExchangeKey: p("exchange_cert.pem"), Out: p("blob.json"),
-		Keys: []string{p("wrap_0.pem"), p("wrap_1.pem")}, Loader: l, CeremonyDir: p("cer"), Event: ceremony.RestoreEvent})
+		Keys: []string{p("wrap_0.pem"), p("wrap_1.pem")}, Loader: l, CeremonyDir: p("cer")})
 }

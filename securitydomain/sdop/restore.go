@@ -17,12 +17,6 @@ import (
 	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
-// RestoreEventFunc builds the sd.restore event: ceremony.RestoreEvent,
-// which keeps the one shape that `keyrite-uploader sd upload --ceremony` and
-// transcript replay read. certs[i] is the certificate of res.Shares[i].
-type RestoreEventFunc func(sdPath string, sdData []byte, sd *securitydomain.SecurityDomain, exch *x509.Certificate,
-	certs []*x509.Certificate, res *securitydomain.RestoreResult, blob []byte) transcripts.Event
-
 // A RestoreRequest is one quorum restore: a security domain, the exchange
 // key of the HSM it goes to, and custodians' keys, into a restore blob.
 type RestoreRequest struct {
@@ -35,10 +29,9 @@ type RestoreRequest struct {
 	// custodians are offered one at a time with Restore.Open.
 	Keys   []string
 	Loader *custodian.Loader
-	// CeremonyDir, when set, is the ceremony the step is recorded in, with
-	// the event Event builds.
+	// CeremonyDir, when set, is the ceremony the step is recorded in (the
+	// event RestoreEvent builds).
 	CeremonyDir string
-	Event       RestoreEventFunc
 	// Actor is recorded with the step (zero: the transcript's default).
 	Actor transcripts.Actor
 	// Guided marks the step as run by the guided ceremony in its record.
@@ -79,8 +72,6 @@ func (req RestoreRequest) Validate() (*Restore, error) {
 	switch {
 	case req.SD == "" || req.ExchangeKey == "" || req.Out == "":
 		return nil, fmt.Errorf("%w: the security domain, the exchange key and the output are needed", ErrRequest)
-	case req.CeremonyDir != "" && req.Event == nil:
-		return nil, fmt.Errorf("%w: a ceremony without the event to record", ErrRequest)
 	}
 	if err := checkKeys(req.Keys, req.Loader); err != nil {
 		return nil, err
@@ -133,7 +124,7 @@ func (r *Restore) preview(cs []securitydomain.Custodian) transcripts.Event {
 		res.Shares = append(res.Shares, previewStatus(r.sd.SD, c))
 		certs = append(certs, c.Cert)
 	}
-	ev := r.req.Event(r.sd.Path, r.sd.Data, r.sd.SD, r.exch.Cert, certs, res, []byte("{}"))
+	ev := RestoreEvent(r.sd.Path, r.sd.Data, r.sd.SD, r.exch.Cert, certs, res, []byte("{}"))
 	who{r.req.Actor, r.req.Guided, nil}.fill(&ev)
 	return ev
 }
@@ -215,7 +206,7 @@ func (r *Restore) record(res *securitydomain.RestoreResult, blob []byte) error {
 	for _, s := range res.Shares {
 		certs = append(certs, s.Cert)
 	}
-	ev := r.req.Event(r.sd.Path, r.sd.Data, r.sd.SD, r.exch.Cert, certs, res, blob)
+	ev := RestoreEvent(r.sd.Path, r.sd.Data, r.sd.SD, r.exch.Cert, certs, res, blob)
 	who{r.req.Actor, r.req.Guided, r.req.Loader}.fill(&ev)
 	return r.ledger.record(ev)
 }

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/internal/base/fsx"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
@@ -95,12 +94,12 @@ func TestRestoreValidate(t *testing.T) {
 	// another security domain.
 	var a asked
 	run(t, sdop.RestoreRequest{SD: p("sd.json"), ExchangeKey: p("exchange_cert.pem"), Out: p("first.json"),
-		Keys: []string{p("wrap_0.pem"), p("wrap_1.pem")}, Loader: a.loader(), CeremonyDir: p("restored"), Event: ceremony.RestoreEvent})
+		Keys: []string{p("wrap_0.pem"), p("wrap_1.pem")}, Loader: a.loader(), CeremonyDir: p("restored")})
 	drill(t, sdop.DrillRequest{SD: p("sd2025.json"), CeremonyDir: p("other-sd")})
 
 	base := func() sdop.RestoreRequest {
 		return sdop.RestoreRequest{SD: p("sd.json"), ExchangeKey: p("exchange_cert.pem"), Out: p("out.json"),
-			Keys: []string{p("enc.pem"), p("wrap_2.pem")}, CeremonyDir: p("cer"), Event: ceremony.RestoreEvent}
+			Keys: []string{p("enc.pem"), p("wrap_2.pem")}, CeremonyDir: p("cer")}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -111,7 +110,6 @@ func TestRestoreValidate(t *testing.T) {
 		{"no security domain", func(r *sdop.RestoreRequest) { r.SD = "" }, "incomplete request", []error{sdop.ErrRequest}},
 		{"no output", func(r *sdop.RestoreRequest) { r.Out = "" }, "incomplete request", []error{sdop.ErrRequest}},
 		{"keys without a loader", func(r *sdop.RestoreRequest) { r.Loader = nil }, "without a Loader", []error{sdop.ErrRequest}},
-		{"ceremony without an event", func(r *sdop.RestoreRequest) { r.Event = nil }, "without the event", []error{sdop.ErrRequest}},
 		{"output exists", func(r *sdop.RestoreRequest) { r.Out = p("taken.json") }, "output " + p("taken.json") + " already exists",
 			[]error{sdop.ErrOutputExists, fs.ErrExist}},
 		{"output directory missing", func(r *sdop.RestoreRequest) { r.Out = p("nodir/out.json") }, "the directory " + p("nodir") + " does not exist",
@@ -298,7 +296,7 @@ func TestRestoreRun(t *testing.T) {
 	defer l.Close()
 	res := run(t, sdop.RestoreRequest{SD: p("sd.json"), ExchangeKey: p("exchange_cert.pem"), Out: p("blob.json"),
 		Keys: []string{p("foreign.pem"), p("wrap_2.pem"), p("wrap_0.pem"), p("wrap_1.pem")}, Loader: l,
-		CeremonyDir: p("cer"), Event: ceremony.RestoreEvent, Actor: transcripts.Actor{Name: "alice", Role: "operator"}})
+		CeremonyDir: p("cer"), Actor: transcripts.Actor{Name: "alice", Role: "operator"}})
 	if !res.Recorded || len(res.Shares) != 4 || res.Shares[0].Index != -1 || !res.Shares[1].Opened || !res.Shares[3].Skipped {
 		t.Fatalf("result %+v", res)
 	}
@@ -331,7 +329,7 @@ func TestRestoreGuided(t *testing.T) {
 	dir := fixture(t)
 	p := func(n string) string { return filepath.Join(dir, n) }
 	op, err := sdop.RestoreRequest{SD: p("sd.json"), ExchangeKey: p("exchange_cert.pem"), Out: p("blob.json"),
-		CeremonyDir: p("cer"), Event: ceremony.RestoreEvent, Guided: true}.Validate()
+		CeremonyDir: p("cer"), Guided: true}.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +372,7 @@ func TestRestoreBelowQuorum(t *testing.T) {
 	dir := fixture(t)
 	p := func(n string) string { return filepath.Join(dir, n) }
 	op, err := sdop.RestoreRequest{SD: p("sd.json"), ExchangeKey: p("exchange_cert.pem"), Out: p("blob.json"),
-		CeremonyDir: p("cer"), Event: ceremony.RestoreEvent}.Validate()
+		CeremonyDir: p("cer")}.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +405,7 @@ func TestRestoreShareErrorStops(t *testing.T) {
 	l := custodian.NewLoader(custodian.Options{Password: func(string) ([]byte, error) { return []byte("wrong"), nil }})
 	defer l.Close()
 	op, err := sdop.RestoreRequest{SD: p("sd.json"), ExchangeKey: p("exchange_cert.pem"), Out: p("blob.json"),
-		Keys: []string{p("enc.pem"), p("wrap_2.pem")}, Loader: l, CeremonyDir: p("cer"), Event: ceremony.RestoreEvent}.Validate()
+		Keys: []string{p("enc.pem"), p("wrap_2.pem")}, Loader: l, CeremonyDir: p("cer")}.Validate()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ceremony
+package sdop
 
 import (
 	"crypto/x509"
@@ -14,7 +14,7 @@ import (
 // RestoreEvent is the sd.restore transcript event, the same whether the
 // restore ran as `keyrite sd restore --ceremony` or guided, so that replay
 // and `keyrite-uploader sd upload --ceremony` read one shape
-// (steps.SDRestore). certs[i] is the certificate of the custodian whose
+// (steps.SDRestore); the restore operation records it. certs[i] is the certificate of the custodian whose
 // share status is res.Shares[i].
 func RestoreEvent(sdPath string, sdData []byte, sd *securitydomain.SecurityDomain, exch *x509.Certificate,
 	certs []*x509.Certificate, res *securitydomain.RestoreResult, blob []byte) transcripts.Event {
