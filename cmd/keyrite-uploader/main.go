@@ -435,8 +435,8 @@ func printImport(w io.Writer, o uploader.ImportOutcome) {
 
 // importSummary is the --json result of an import: the batch summarised
 // truthfully at the top (how many keys, which were verified, which failed),
-// each key's own results only under "imports". "kid" is at the top only
-// for a one-key ceremony. "public_key_match" at the top is true only when
+// each key's own results only under "imports". "kid" at the top is the
+// key's kid for a one-key ceremony, null for a batch. "public_key_match" at the top is true only when
 // every key that has a public part holds the one recorded offline, null
 // when no key has one (AES only); "kcv_match" likewise for AES keys.
 func importSummary(out []uploader.ImportOutcome, err error) map[string]any {
@@ -479,6 +479,9 @@ func importSummary(out []uploader.ImportOutcome, err error) map[string]any {
 	}
 	res["all_verified"] = err == nil && len(out) > 0 && verified == len(out)
 	res["ok"] = err == nil
+	// The contract's "kid" is always there: the key's kid for one key,
+	// null for a batch (each key's is under "imports").
+	res["kid"] = nil
 	if len(out) == 1 {
 		res["kid"] = out[0].Kid
 	}
