@@ -146,7 +146,7 @@ func TestSDCeremonyOnTokens(t *testing.T) {
 		if !bytes.Contains(tr, []byte(`sd.keygen`)) || !bytes.Contains(tr, []byte(`sd.restore`)) {
 			t.Errorf("transcript lacks the sd steps:\n%s", tr)
 		}
-		if bytes.Contains(tr, []byte("PRIVATE KEY")) || bytes.Contains(tr, []byte(softhsmtest.PIN+`"`)) {
+		if bytes.Contains(tr, []byte("PRIVATE KEY")) || bytes.Contains(tr, []byte(`"`+softhsmtest.PIN+`"`)) {
 			t.Error("transcript holds secret material")
 		}
 	}
@@ -239,7 +239,7 @@ func TestSDTokenErrors(t *testing.T) {
 	// The right PIN: the drill passes with one token key and one file key.
 	t.Setenv("SD_PIN", softhsmtest.PIN)
 	code, stdout, stderr := runKeyrite(t, "sd", "verify", "--sd", sdPath, "--wrapping-key", uri, "--wrapping-key", other, "--pin-env", "SD_PIN", "--json")
-	if code != 0 || !strings.Contains(stdout, securitydomain.MechRawOAEP) || strings.Contains(stdout, softhsmtest.PIN+`"`) {
+	if code != 0 || !strings.Contains(stdout, securitydomain.MechRawOAEP) || strings.Contains(stdout, `"`+softhsmtest.PIN+`"`) {
 		t.Fatalf("drill: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -230,7 +230,7 @@ func TestTokenErrors(t *testing.T) {
 				_, err = l.Load(tc.src)
 			}
 			wantErr(t, err, tc.text, tc.targets...)
-			if strings.Contains(err.Error(), softhsmtest.PIN+`"`) || strings.Contains(err.Error(), "999999") {
+			if strings.Contains(err.Error(), `"`+softhsmtest.PIN+`"`) || strings.Contains(err.Error(), "999999") {
 				t.Errorf("a PIN is in the error: %v", err)
 			}
 			if tc.open && tc.pin != nil {
