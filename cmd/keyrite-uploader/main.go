@@ -72,19 +72,15 @@ type env struct {
 	stderr io.Writer
 }
 
-type command struct {
-	name string
-	run  func(e *env, args []string) error
-}
-
-var commands = []command{
-	{"kek create", runKEKCreate},
-	{"import", runImport},
-	{"sd download", runSDDownload},
-	{"sd exchange-key", runSDExchangeKey},
-	{"sd upload", runSDUpload},
-	{"sd status", runSDStatus},
-	{"version", runVersion},
+// commands is the command table (the type the three binaries share).
+var commands = []cli.Command[*env]{
+	{Name: "kek create", Summary: "create an RSA-HSM key exchange key and write its public key", Run: runKEKCreate},
+	{Name: "import", Summary: "import the .byok files a signed ceremony recorded, checked against the vault", Run: runImport},
+	{Name: "sd download", Summary: "activate a Managed HSM: download its security domain for the custodians' certificates", Run: runSDDownload},
+	{Name: "sd exchange-key", Summary: "fetch the HSM's exchange key certificate (init-recovery)", Run: runSDExchangeKey},
+	{Name: "sd upload", Summary: "upload a restore blob and watch the restore", Run: runSDUpload},
+	{Name: "sd status", Summary: "the HSM's last activation and restore", Run: runSDStatus},
+	{Name: "version", Summary: "print the version and build information", Run: runVersion},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
@@ -100,20 +96,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		fmt.Fprintln(stdout, usage)
 		return cli.ExitOK
 	}
-	for _, c := range commands {
-		words := strings.Fields(c.name)
-		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
-			err := c.run(e, args[len(words):])
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintln(stdout, usage)
-			} else if err != nil {
-				err = &cli.Reworded{Msg: c.name + ": " + stripPackages(err.Error()), Err: err}
-			}
-			return cli.Report(stderr, prog, err)
-		}
+	c, rest, err := cli.Find(prog, commands, args)
+	if err != nil {
+		return cli.Report(stderr, prog, err)
 	}
-	return cli.Report(stderr, prog, cli.WithHint(cli.Usagef("unknown command %q", strings.Join(args[:min(len(args), 2)], " ")),
-		"commands: kek create, import, sd download, sd exchange-key, sd upload, sd status, version"))
+	err = c.Run(e, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, usage)
+	} else if err != nil {
+		err = &cli.Reworded{Msg: c.Name + ": " + stripPackages(err.Error()), Err: err}
+	}
+	return cli.Report(stderr, prog, err)
 }
 
 // configHook, when set (tests only), adjusts every client's configuration:

@@ -118,3 +118,29 @@ func TestParseEchoesFlagsAsTyped(t *testing.T) {
 		t.Errorf("help: %d %q", code, b.String())
 	}
 }
+
+// TestFindCommand: the shared command table finds a command and its
+// arguments, and names what there is when it does not.
+func TestFindCommand(t *testing.T) {
+	cmds := []Command[int]{{Name: "sd restore"}, {Name: "sd verify"}, {Name: "version"}}
+	if c, rest, err := Find("kr", cmds, []string{"sd", "verify", "--sd", "x"}); err != nil || c.Name != "sd verify" || len(rest) != 2 {
+		t.Fatalf("found %v %v %v", c, rest, err)
+	}
+	for args, want := range map[string]string{
+		"":        "no command given",
+		"frob":    `unknown command "frob"`,
+		"sd":      "sd: subcommand missing",
+		"sd frob": `sd: subcommand unknown: "frob"`,
+	} {
+		_, _, err := Find("kr", cmds, strings.Fields(args))
+		var u *UsageError
+		if !errors.As(err, &u) || u.Msg != want || len(Hints(err)) != 1 {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+	var b strings.Builder
+	ListCommands(&b, cmds)
+	if !strings.HasPrefix(b.String(), "  sd restore  \n") {
+		t.Errorf("list %q", b.String())
+	}
+}
