@@ -40,15 +40,7 @@ func TestImportKCVMismatch(t *testing.T) {
 	in := func(name string) string { return filepath.Join(dir, name) }
 	hsm := url + "/mhsm/hsm1"
 
-	r := runCLI(t, append([]string{"kek", "create", "--vault", hsm, "--name", "kek", "--out", in("kek.pem"), "--json"}, common...)...)
-	r.want(t, 0)
-	var v struct{ Kid string }
-	json.Unmarshal([]byte(r.stdout), &v)
-	pemData, _ := os.ReadFile(in("kek.pem"))
-	kek, err := byok.ParseKEK(pemData, v.Kid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kek := createKEK(t, hsm, in("kek.pem"), common)
 	key := make([]byte, 32)
 	rand.Read(key)
 	os.WriteFile(in("app-aes.bin"), key, 0o600)
@@ -61,7 +53,7 @@ func TestImportKCVMismatch(t *testing.T) {
 		t.Fatalf("export KCV %q; crypto/aes gives %s", res.Keys[0].KCV, want)
 	}
 	signCeremony(t, in("good"))
-	r = runCLI(t, append([]string{"import", "--ceremony", in("good"), "--vault", hsm, "--trust-on-first-use"}, common...)...)
+	r := runCLI(t, append([]string{"import", "--ceremony", in("good"), "--vault", hsm, "--trust-on-first-use"}, common...)...)
 	r.want(t, 0)
 	if !strings.Contains(r.stdout, "kcv_match=true: the service's key check value "+want+" equals the one recorded offline") {
 		t.Errorf("stdout %q", r.stdout)
@@ -73,7 +65,7 @@ func TestImportKCVMismatch(t *testing.T) {
 	ev := transcripts.Event{
 		Step: "byok.export", Action: "exported app-aes2",
 		Outputs: []transcripts.Artifact{transcripts.NewArtifact("app-aes2.byok", transcripts.KindBYOK, res.Keys[0].Blob)},
-		Params: []transcripts.Param{{Name: "kid", Value: v.Kid}, {Name: "name", Value: "app-aes2"}, {Name: "kty", Value: "oct-HSM"},
+		Params: []transcripts.Param{{Name: "kid", Value: kek.Kid}, {Name: "name", Value: "app-aes2"}, {Name: "kty", Value: "oct-HSM"},
 			{Name: "target", Value: "AES-256"}, {Name: "ops", Value: "encrypt,decrypt,wrapKey,unwrapKey"}, {Name: "kcv", Value: string(bad)}},
 		Result: "ok",
 	}
@@ -109,6 +101,22 @@ func TestImportKCVMismatch(t *testing.T) {
 	if kcvMatch != "false" || !strings.HasPrefix(last.Result, "failed: ") {
 		t.Errorf("recorded %+v", last)
 	}
+}
+
+// createKEK creates a KEK named "kek" with keyrite-uploader kek create,
+// writes its public key to out and returns it as the offline side reads it.
+func createKEK(t *testing.T, vault, out string, common []string) *byok.KEK {
+	t.Helper()
+	r := runCLI(t, append([]string{"kek", "create", "--vault", vault, "--name", "kek", "--out", out, "--json"}, common...)...)
+	r.want(t, 0)
+	var v struct{ Kid string }
+	json.Unmarshal([]byte(r.stdout), &v)
+	pemData, _ := os.ReadFile(out)
+	kek, err := byok.ParseKEK(pemData, v.Kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kek
 }
 
 func boolInt(b bool) int {

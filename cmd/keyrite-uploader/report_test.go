@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/byok/export"
 )
 
@@ -47,15 +46,7 @@ func TestImportBatchReport(t *testing.T) {
 	in := func(name string) string { return filepath.Join(dir, name) }
 	hsm := url + "/mhsm/hsm1"
 
-	r := runCLI(t, append([]string{"kek", "create", "--vault", hsm, "--name", "kek", "--out", in("kek.pem"), "--json"}, common...)...)
-	r.want(t, 0)
-	var v struct{ Kid string }
-	json.Unmarshal([]byte(r.stdout), &v)
-	pemData, _ := os.ReadFile(in("kek.pem"))
-	kek, err := byok.ParseKEK(pemData, v.Kid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kek := createKEK(t, hsm, in("kek.pem"), common)
 	key := make([]byte, 32)
 	rand.Read(key)
 	os.WriteFile(in("app-aes.bin"), key, 0o600)
@@ -70,7 +61,7 @@ func TestImportBatchReport(t *testing.T) {
 	signCeremony(t, in("batch"))
 	signCeremony(t, in("solo"))
 
-	r = runCLI(t, append([]string{"import", "--ceremony", in("batch"), "--vault", hsm, "--json", "--trust-on-first-use"}, common...)...)
+	r := runCLI(t, append([]string{"import", "--ceremony", in("batch"), "--vault", hsm, "--json", "--trust-on-first-use"}, common...)...)
 	r.want(t, 0)
 	var got importJSON
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
