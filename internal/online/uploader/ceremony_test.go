@@ -93,13 +93,20 @@ func sign(t *testing.T, dir string) *transcripts.Trust {
 	return trust
 }
 
-func TestImportCeremony(t *testing.T) {
+// demoVault serves an emulated Key Vault "demo" with a 2048-bit KEK "kek".
+func demoVault(t *testing.T) (*testEnv, string, *KEK) {
+	t.Helper()
 	env := newEnv(t, emulator.Config{})
 	vault := env.url + "/kv/demo"
 	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return env, vault, kek
+}
+
+func TestImportCeremony(t *testing.T) {
+	env, vault, kek := demoVault(t)
 	dir := filepath.Join(t.TempDir(), "ceremony")
 	rsaKey := readKey(t, "target_rsa2048.pem").(*rsa.PrivateKey)
 	ecKey := readKey(t, "target_p256.pem").(*ecdsa.PrivateKey)
@@ -183,12 +190,7 @@ func puts(env *testEnv, n int) int {
 // stop the import of a key the vault does not hold; deleting the notes
 // does not make a re-run import again what the vault holds.
 func TestImportCeremonyNotesAreNotProof(t *testing.T) {
-	env := newEnv(t, emulator.Config{})
-	vault := env.url + "/kv/demo"
-	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, vault, kek := demoVault(t)
 	dir := filepath.Join(t.TempDir(), "ceremony")
 	offlineExport(t, dir, kek, "app-rsa", "RSA-2048", readKey(t, "target_rsa2048.pem").(*rsa.PrivateKey), true)
 	trust := sign(t, dir)
@@ -236,12 +238,7 @@ func TestImportCeremonyNotesAreNotProof(t *testing.T) {
 }
 
 func TestImportCeremonyRefusesTampering(t *testing.T) {
-	env := newEnv(t, emulator.Config{})
-	vault := env.url + "/kv/demo"
-	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, vault, kek := demoVault(t)
 	dir := filepath.Join(t.TempDir(), "ceremony")
 	offlineExport(t, dir, kek, "app-rsa", "RSA-2048", readKey(t, "target_rsa2048.pem"), true)
 	trust := sign(t, dir)
@@ -264,17 +261,12 @@ func TestImportCeremonyRefusesTampering(t *testing.T) {
 }
 
 func TestImportCeremonyFailureRecorded(t *testing.T) {
-	env := newEnv(t, emulator.Config{})
-	vault := env.url + "/kv/demo"
-	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, vault, kek := demoVault(t)
 	dir := filepath.Join(t.TempDir(), "ceremony")
 	// An EC key recorded as RSA-2048: the service refuses it.
 	offlineExport(t, dir, kek, "app", "RSA-2048", readKey(t, "target_p256.pem"), false)
 	trust := sign(t, dir)
-	_, err = env.client.ImportCeremony(ctx(t), dir, vault, trust)
+	_, err := env.client.ImportCeremony(ctx(t), dir, vault, trust)
 	var se *ServiceError
 	if !errors.As(err, &se) || !strings.Contains(se.Message, "kty is RSA-HSM but the wrapped key is an EC P-256 key") {
 		t.Fatalf("err = %v", err)
@@ -290,12 +282,7 @@ func TestImportCeremonyFailureRecorded(t *testing.T) {
 }
 
 func TestImportCeremonyPublicKeyMismatch(t *testing.T) {
-	env := newEnv(t, emulator.Config{})
-	vault := env.url + "/kv/demo"
-	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, vault, kek := demoVault(t)
 	dir := filepath.Join(t.TempDir(), "ceremony")
 	// The export records another key's public key than the one wrapped.
 	rsaKey := readKey(t, "target_rsa2048.pem").(*rsa.PrivateKey)
@@ -315,7 +302,7 @@ func TestImportCeremonyPublicKeyMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	trust := sign(t, dir)
-	_, err = env.client.ImportCeremony(ctx(t), dir, vault, trust)
+	_, err := env.client.ImportCeremony(ctx(t), dir, vault, trust)
 	if !errors.Is(err, ErrPublicKeyMismatch) {
 		t.Fatalf("err = %v", err)
 	}
@@ -334,12 +321,7 @@ func isTrue(b *bool) bool { return b != nil && *b }
 // TestPlanOldSpellings: an export recorded with the old spellings (key_ops,
 // target_spki_sha256, a target without kty) plans as one recorded today.
 func TestPlanOldSpellings(t *testing.T) {
-	env := newEnv(t, emulator.Config{})
-	vault := env.url + "/kv/demo"
-	kek, err := env.client.CreateKEK(ctx(t), vault, "kek", 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, kek := demoVault(t)
 	dir := filepath.Join(t.TempDir(), "ceremony")
 	ecKey := readKey(t, "target_p256.pem").(*ecdsa.PrivateKey)
 	der, _ := x509.MarshalPKIXPublicKey(&ecKey.PublicKey)
