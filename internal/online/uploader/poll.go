@@ -193,6 +193,9 @@ func (c *Client) getStatus(ctx context.Context, pl runtime.Pipeline, u, op strin
 	if err := json.Unmarshal(data, &st); err != nil || st.Status == "" {
 		return nil, resp, fmt.Errorf("uploader: the %s status is not JSON {\"status\",\"status_details\"}", op)
 	}
+	// Both are shown and recorded (progress, errors, the transcript):
+	// bounded and escaped like every value the service sends.
+	st.Status, st.Details = echo(st.Status), echo(st.Details)
 	return &st, resp, nil
 }
 

@@ -116,7 +116,7 @@ func (a *challengeAuthorizer) onChallenge(req *policy.Request, res *http.Respons
 func parseChallenge(h, reqHost string, verify bool) (policy.TokenRequestOptions, error) {
 	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return policy.TokenRequestOptions{}, fmt.Errorf("uploader: the service's authentication challenge is not a Bearer challenge: %q", h)
+		return policy.TokenRequestOptions{}, fmt.Errorf("uploader: the service's authentication challenge is not a Bearer challenge: %q", echo(h))
 	}
 	params := map[string]string{}
 	for _, part := range strings.Split(rest, ",") {
@@ -134,10 +134,10 @@ func parseChallenge(h, reqHost string, verify bool) (policy.TokenRequestOptions,
 	}
 	u, err := url.Parse(scope)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return policy.TokenRequestOptions{}, fmt.Errorf("uploader: the challenge's resource %q is not an https URL", scope)
+		return policy.TokenRequestOptions{}, fmt.Errorf("uploader: the challenge's resource %q is not an https URL", echo(scope))
 	}
 	if verify && !strings.HasSuffix(strings.ToLower(reqHost), "."+strings.ToLower(u.Hostname())) {
-		return policy.TokenRequestOptions{}, fmt.Errorf("uploader: the challenge's resource %q does not belong to %s; refusing to send it a token", scope, reqHost)
+		return policy.TokenRequestOptions{}, fmt.Errorf("uploader: the challenge's resource %q does not belong to %s; refusing to send it a token", echo(scope), reqHost)
 	}
 	if !strings.HasSuffix(scope, "/.default") {
 		scope = strings.TrimSuffix(scope, "/") + "/.default"
@@ -364,6 +364,7 @@ func (c *Client) UploadSecurityDomain(ctx context.Context, hsmURL string, blob [
 	if resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK {
 		var st Status
 		if json.Unmarshal(data, &st) == nil && st.Status == StatusFailed {
+			st.Details = echo(st.Details)
 			return &st, fmt.Errorf("%w: upload failed: %s", ErrOperationFailed, st.Details)
 		}
 	}
