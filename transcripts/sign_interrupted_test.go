@@ -16,13 +16,7 @@ import (
 // next Open removes one and records it in an aborted record. A file of
 // another name is left alone, and refused.
 func TestSignAfterInterruptedSign(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "c")
-	opts := testOptions()
-	buildCeremony(t, dir, opts)
-	op := testSigner(t, "alice", edKey("alice"))
-	wit := testSigner(t, "bob", ecKey(t, "bob"))
-	trust := testTrust(t, map[string]int{"operator": 1, "witness": 1},
-		map[string]*Signer{"alice": op, "bob": wit}, map[string]string{"alice": "operator", "bob": "witness"})
+	dir, opts, op, wit, trust := operatorAndWitness(t)
 	if _, err := SignWith(dir, wit, "witness", opts); err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,11 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
-func TestSignVerify(t *testing.T) {
+// operatorAndWitness builds a small ceremony in a temp dir and returns it
+// with its options, an operator (Ed25519) and a witness (ECDSA P-256)
+// signer, and a trust file requiring one of each.
+func operatorAndWitness(t *testing.T) (string, Options, *Signer, *Signer, *Trust) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "c")
 	opts := testOptions()
 	buildCeremony(t, dir, opts)
@@ -30,6 +34,11 @@ func TestSignVerify(t *testing.T) {
 	wit := testSigner(t, "bob", ecKey(t, "bob"))
 	trust := testTrust(t, map[string]int{"operator": 1, "witness": 1},
 		map[string]*Signer{"alice": op, "bob": wit}, map[string]string{"alice": "operator", "bob": "witness"})
+	return dir, opts, op, wit, trust
+}
+
+func TestSignVerify(t *testing.T) {
+	dir, opts, op, wit, trust := operatorAndWitness(t)
 
 	if _, err := SignWith(dir, op, "operator", opts); err != nil {
 		t.Fatal(err)
