@@ -171,12 +171,10 @@ func (c *Client) sdCall(ctx context.Context, pl runtime.Pipeline, method, u stri
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	// The guarded transport bounds the body (ErrResponseTooLarge).
+	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, resp, fmt.Errorf("uploader: reading the response to %s %s: %w", method, req.Raw().URL.Path, err)
-	}
-	if len(data) > maxResponse {
-		return nil, resp, fmt.Errorf("uploader: the response to %s %s exceeds %d bytes", method, req.Raw().URL.Path, maxResponse)
 	}
 	for _, w := range want {
 		if resp.StatusCode == w {
