@@ -129,6 +129,19 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	return min(max(d, time.Second), maxRetryAfter)
 }
 
+// statusDelay is the wait before status request n+1: the Retry-After of
+// resp (which may be nil), else pollDelay.
+func (c *Client) statusDelay(resp *http.Response, n int) time.Duration {
+	var h http.Header
+	if resp != nil {
+		h = resp.Header
+	}
+	if d := retryAfter(h, c.now()); d > 0 {
+		return d
+	}
+	return c.pollDelay(n)
+}
+
 // askedRetryAfter reads a Retry-After header (seconds, or an HTTP date)
 // unbounded: what the service asked for. ok is false when it is absent or
 // unreadable. The key calls (keyRetry) compare it with their budget.
@@ -238,14 +251,7 @@ func (c *Client) poll(ctx context.Context, pl runtime.Pipeline, u, op string, al
 				return st, fmt.Errorf("%w: %s failed: %s", ErrOperationFailed, op, st.Details)
 			}
 		}
-		var h http.Header
-		if resp != nil {
-			h = resp.Header
-		}
-		wait := retryAfter(h, c.now())
-		if wait == 0 {
-			wait = c.pollDelay(n)
-		}
+		wait := c.statusDelay(resp, n)
 		// The last look comes when the budget ends, not before.
 		remaining := c.cfg.Timeout - elapsed
 		wait = min(wait, remaining)
@@ -310,14 +316,7 @@ func (c *Client) lookOnce(ctx context.Context, pl runtime.Pipeline, u, op string
 		if ctx.Err() != nil || !transient(err) {
 			return nil, fmt.Errorf("%w: reading the %s status: %w", ErrStatusUnknown, op, err)
 		}
-		var h http.Header
-		if resp != nil {
-			h = resp.Header
-		}
-		wait := retryAfter(h, c.now())
-		if wait == 0 {
-			wait = c.pollDelay(n)
-		}
+		wait := c.statusDelay(resp, n)
 		if c.now().Sub(start)+wait > c.cfg.Timeout {
 			return nil, fmt.Errorf("%w: reading the %s status: %w", ErrStatusUnknown, op, err)
 		}
