@@ -18,5 +18,3 @@ func readLimited(path, what string, limit int64) ([]byte, error) {
 	}
 	return data, err
 }
-
-func unwrapPathErr(err error) error { return fsx.UnwrapPathErr(err) }

@@ -277,7 +277,7 @@ func (r *run) recoverStale() error {
 		err = os.RemoveAll(path)
 		lock.Close()
 		if err != nil {
-			return hinted(fmt.Errorf("removing %s, the unfinished output directory of an interrupted export: %w", path, unwrapPathErr(err)),
+			return hinted(fmt.Errorf("removing %s, the unfinished output directory of an interrupted export: %w", path, fsx.UnwrapPathErr(err)),
 				"remove it by hand: nothing in it was published")
 		}
 		fsx.SyncDir(parent)

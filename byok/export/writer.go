@@ -275,7 +275,7 @@ func checkBlob(data []byte, kek *byok.KEK, j *job) error {
 func readBack(j *job, kek *byok.KEK, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("read-back of %s: %w", j.out, err)
+		return fmt.Errorf("read-back of %s: %w", j.out, fsx.UnwrapPathErr(err)) // its path is the staging one
 	}
 	if !bytes.Equal(data, j.blob) {
 		return fmt.Errorf("read-back of %s: the file differs from what was written", j.out)
