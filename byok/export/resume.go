@@ -2,8 +2,6 @@ package export
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -160,9 +158,9 @@ func (r *run) matchRecorded(j *job) error {
 		}
 		if j.name != "" && j.pub != nil {
 			pa := steps.PublicKeyFileName(j.name)
-			want := sha256.Sum256(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: j.pub}))
 			if b, ok := r.cer.BoundBy(pa); ok {
-				if ref, _ := refNamed(&b, pa); ref.SHA256 != hex.EncodeToString(want[:]) {
+				want := words.Sum(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: j.pub})).Hex()
+				if ref, _ := refNamed(&b, pa); ref.SHA256 != want {
 					return hinted(fmt.Errorf("--key %s: %s is already recorded in ceremony %s, by event %d, with another public key: another key named %s was exported into it", j.src, pa, r.req.CeremonyDir, b.Seq, j.name),
 						"give this key another name, or record its export in another ceremony directory")
 				}
@@ -236,8 +234,9 @@ func typeOfKty(kty string) byok.KeyType {
 	return ""
 }
 
-// stagingDirPattern is how fsx.TempDirFor names the directory beside the
-// output where a run writes its files before it publishes them.
+// isStagingDir reports whether name is how fsx.TempDirFor names a
+// directory beside the output base (".BASE.tmp-N"), where a run writes its
+// files before it publishes them.
 func isStagingDir(name, base string) bool {
 	rest, ok := strings.CutPrefix(name, "."+base+".tmp-")
 	if !ok || rest == "" {
@@ -323,14 +322,13 @@ func (r *run) staleContents(dir string) (files, recorded int, unrecorded []strin
 		if r.cer == nil {
 			continue
 		}
-		data, err := fsx.ReadLimited(filepath.Join(dir, n), "file", 1<<20)
-		if err == nil {
-			if b, ok := r.cer.BoundBy(n); ok {
-				sum := sha256.Sum256(data)
-				if ref, _ := refNamed(&b, n); ref.SHA256 == hex.EncodeToString(sum[:]) {
-					recorded++
-					continue
-				}
+		// Only a name the ceremony binds can be recorded: read no other.
+		if b, ok := r.cer.BoundBy(n); ok {
+			ref, _ := refNamed(&b, n)
+			data, err := fsx.ReadLimited(filepath.Join(dir, n), "file", 1<<20)
+			if err == nil && words.Sum(data).Hex() == ref.SHA256 {
+				recorded++
+				continue
 			}
 		}
 		unrecorded = append(unrecorded, n)
