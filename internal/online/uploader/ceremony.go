@@ -489,18 +489,9 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 			if res != nil && res.MatchReason != "" {
 				x.PublicKey = publicKeyResult(res)
 			}
-			x.Result = failure(ierr)
-			if errors.Is(ierr, ErrOutcomeUnknown) {
-				// Sent, but no answer: the vault may hold it. Not a failure
-				// to act on blindly: the next run asks the vault.
-				x.Result = bounded("unknown: " + ierr.Error())
-			}
+			x.Result = outcome(ierr)
 			if res != nil && (res.Mismatch || res.KCVMismatch) {
-				o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyCheck: res.PublicKeyCheck, MatchReason: res.MatchReason, Mismatch: true}
-				if p.Spec.Kty == "oct-HSM" {
-					o.KCVMatch, o.KCVReason = new(res.KCVMatch), res.KCVReason
-				}
-				out = append(out, o.settle(false, kcvCheckOf(res)))
+				out = append(out, importedOutcome(p, res, true))
 			}
 			if rerr := cer.Record(x.Event()); rerr != nil {
 				return out, fmt.Errorf("%w (and recording the failure failed: %v)", ierr, rerr)
@@ -511,13 +502,19 @@ func (c *Client) ImportCeremony(ctx context.Context, dir, vaultURL string, trust
 		if err := cer.Record(x.Event()); err != nil {
 			return out, fmt.Errorf("uploader: %s was imported as %s but recording it in the transcript failed: %w", p.Spec.Name, res.Kid, err)
 		}
-		o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyCheck: res.PublicKeyCheck, MatchReason: res.MatchReason}
-		if p.Spec.Kty == "oct-HSM" {
-			o.KCVMatch, o.KCVReason = new(res.KCVMatch), res.KCVReason
-		}
-		out = append(out, o.settle(res.PublicKeyMatch, kcvCheckOf(res)))
+		out = append(out, importedOutcome(p, res, false))
 	}
 	return out, nil
+}
+
+// importedOutcome is the outcome of p imported as res; mismatch marks a
+// key that is not the one recorded offline.
+func importedOutcome(p ExportPlan, res *ImportResult, mismatch bool) ImportOutcome {
+	o := ImportOutcome{ExportSeq: p.Seq, Name: p.Spec.Name, Kid: res.Kid, PublicKeyCheck: res.PublicKeyCheck, MatchReason: res.MatchReason, Mismatch: mismatch}
+	if p.Spec.Kty == "oct-HSM" {
+		o.KCVMatch, o.KCVReason = new(res.KCVMatch), res.KCVReason
+	}
+	return o.settle(res.PublicKeyMatch && !mismatch, kcvCheckOf(res))
 }
 
 // RestoreBlobFromCeremony returns the restore blob of the last successful
@@ -616,15 +613,16 @@ func (c *Client) UploadCeremony(ctx context.Context, dir, hsmURL string, trust *
 	return st, nil
 }
 
-// outcome is the transcript's result text for a security-domain
-// operation's error: only what the service refused or reported Failed is
-// "failed"; what goes on is "in progress", what could not be learnt
-// "unknown".
+// outcome is the transcript's result text for an operation's error: only
+// what the service refused or reported Failed is "failed"; what goes on is
+// "in progress", what could not be learnt "unknown" (an import or create
+// sent without an answer included: the vault may hold it, and the next run
+// asks the vault).
 func outcome(err error) string {
 	switch {
 	case errors.Is(err, ErrStillInProgress):
 		return bounded("in progress: " + err.Error())
-	case errors.Is(err, ErrStatusUnknown):
+	case errors.Is(err, ErrStatusUnknown), errors.Is(err, ErrOutcomeUnknown):
 		return bounded("unknown: " + err.Error())
 	}
 	return failure(err)
