@@ -49,6 +49,19 @@ type Entry struct {
 	Line int64 `json:"-"`
 }
 
+// Artifact returns the artifact named name that e binds, as an input or an
+// output, and whether e binds one.
+func (e *Entry) Artifact(name string) (ArtifactRef, bool) {
+	for _, list := range [][]ArtifactRef{e.Inputs, e.Outputs} {
+		for _, a := range list {
+			if a.Name == name {
+				return a, true
+			}
+		}
+	}
+	return ArtifactRef{}, false
+}
+
 // ArtifactRef binds an artifact file by digest.
 type ArtifactRef struct {
 	Name   string `json:"name"`   // file name under artifacts/

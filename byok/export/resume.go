@@ -160,7 +160,7 @@ func (r *run) matchRecorded(j *job) error {
 			pa := steps.PublicKeyFileName(j.name)
 			if b, ok := r.cer.BoundBy(pa); ok {
 				want := words.Sum(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: j.pub})).Hex()
-				if ref, _ := refNamed(&b, pa); ref.SHA256 != want {
+				if ref, _ := b.Artifact(pa); ref.SHA256 != want {
 					return hinted(fmt.Errorf("--key %s: %s is already recorded in ceremony %s, by event %d, with another public key: another key named %s was exported into it", j.src, pa, r.req.CeremonyDir, b.Seq, j.name),
 						"give this key another name, or record its export in another ceremony directory")
 				}
@@ -212,17 +212,6 @@ func (r *run) matchRecorded(j *job) error {
 		j.name = e.Name
 	}
 	return nil
-}
-
-func refNamed(e *transcripts.Entry, name string) (transcripts.ArtifactRef, bool) {
-	for _, list := range [][]transcripts.ArtifactRef{e.Inputs, e.Outputs} {
-		for _, a := range list {
-			if a.Name == name {
-				return a, true
-			}
-		}
-	}
-	return transcripts.ArtifactRef{}, false
 }
 
 func typeOfKty(kty string) byok.KeyType {
@@ -324,7 +313,7 @@ func (r *run) staleContents(dir string) (files, recorded int, unrecorded []strin
 		}
 		// Only a name the ceremony binds can be recorded: read no other.
 		if b, ok := r.cer.BoundBy(n); ok {
-			ref, _ := refNamed(&b, n)
+			ref, _ := b.Artifact(n)
 			data, err := fsx.ReadLimited(filepath.Join(dir, n), "file", 1<<20)
 			if err == nil && words.Sum(data).Hex() == ref.SHA256 {
 				recorded++

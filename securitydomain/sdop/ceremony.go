@@ -51,10 +51,8 @@ func (l *ledger) check(ev transcripts.Event, once string) error {
 			continue
 		}
 		sum := sha256.Sum256(a.Data)
-		for _, r := range append(append([]transcripts.ArtifactRef(nil), e.Inputs...), e.Outputs...) {
-			if r.Name == a.Name && r.SHA256 != hex.EncodeToString(sum[:]) {
-				return recordedAlready("ceremony %s records a different %s (event %d, %s): this step's has sha256 %x", l.dir, a.Name, e.Seq, e.Step, sum)
-			}
+		if r, _ := e.Artifact(a.Name); r.SHA256 != hex.EncodeToString(sum[:]) {
+			return recordedAlready("ceremony %s records a different %s (event %d, %s): this step's has sha256 %x", l.dir, a.Name, e.Seq, e.Step, sum)
 		}
 	}
 	return nil
