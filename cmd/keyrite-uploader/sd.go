@@ -88,6 +88,15 @@ func pendingErr(err error, lookAgain string) error {
 	return err
 }
 
+// pending reports an operation that may still go on at the HSM: with
+// --json, res when it is still in progress; the error is pendingErr's.
+func (c *common) pending(e *env, res map[string]any, err error, lookAgain string) error {
+	if c.json && errors.Is(err, uploader.ErrStillInProgress) {
+		cli.PrintJSON(e.stdout, res)
+	}
+	return pendingErr(err, lookAgain)
+}
+
 func runSDDownload(e *env, args []string) error {
 	fs := flag.NewFlagSet("sd download", flag.ContinueOnError)
 	var c common
@@ -146,13 +155,8 @@ func runSDDownload(e *env, args []string) error {
 		case errors.As(err, &ar):
 			return cli.WithHint(err, "activation happens once and a second download would start a second one; if an earlier run saved the security domain, watch it with `"+prog+" sd download --resume --hsm URL --out FILE`; look with `"+prog+" sd status --hsm URL`")
 		case wrote && (errors.Is(err, uploader.ErrStillInProgress) || errors.Is(err, uploader.ErrStatusUnknown)):
-			if c.json && errors.Is(err, uploader.ErrStillInProgress) {
-				res := sdResult(d.Status, outcomeInProgress)
-				fp := words.Sum(d.SD)
-				res["out"], res["sha256"], res["words"] = *out, fp.Hex(), fp.Words()
-				cli.PrintJSON(e.stdout, res)
-			}
-			return pendingErr(fmt.Errorf("the security domain was saved to %s; %w", *out, err), resumeCmd)
+			return c.pending(e, withSDFile(sdResult(d.Status, outcomeInProgress), *out, d.SD),
+				fmt.Errorf("the security domain was saved to %s; %w", *out, err), resumeCmd)
 		case wrote:
 			return cli.WithHint(fmt.Errorf("the security domain was saved to %s, but %w", *out, err), "keep that file safe: it is the only copy; check the HSM's status with `"+prog+" sd status` before anything else")
 		case d != nil && d.SD != nil:
@@ -160,17 +164,8 @@ func runSDDownload(e *env, args []string) error {
 		}
 		return pendingErr(serviceErr(err), fmt.Sprintf("`%s sd status --hsm %s --operation download`", prog, *hsm))
 	}
-	fp := words.Sum(d.SD)
-	if c.json {
-		res := sdResult(d.Status, outcomeDone)
-		for k, v := range map[string]any{"out": *out, "sha256": fp.Hex(), "words": fp.Words(), "certificates": n, "quorum": *quorum} {
-			res[k] = v
-		}
-		return cli.PrintJSON(e.stdout, res)
-	}
-	fmt.Fprintf(e.stdout, "security domain saved to %s (%d custodians, quorum %d); HSM status: %s\n", *out, n, *quorum, d.Status.Status)
-	fmt.Fprintf(e.stderr, "%s: SHA-256 %s\n%s: words: %s\n", prog, fp.Hex(), prog, fp.Words())
-	return nil
+	return c.sdDone(e, d.Status, *out, d.SD, n, *quorum,
+		fmt.Sprintf("security domain saved to %s (%d custodians, quorum %d); HSM status: %s", *out, n, *quorum, d.Status.Status))
 }
 
 // readCerts reads the custodians' certificates, refusing one given twice.
@@ -225,25 +220,34 @@ func resumeDownload(e *env, c *common, hsm, out string, certFiles []string, quor
 	st, err := cl.SDStatus(e.ctx, hsm, "download", true)
 	if err != nil {
 		if !errors.Is(err, uploader.ErrOperationFailed) {
-			if c.json && errors.Is(err, uploader.ErrStillInProgress) {
-				cli.PrintJSON(e.stdout, sdResult(st, outcomeInProgress))
-			}
-			return pendingErr(serviceErr(err), fmt.Sprintf("`%s sd download --resume --hsm %s --out %s`", prog, hsm, out))
+			return c.pending(e, sdResult(st, outcomeInProgress), serviceErr(err), fmt.Sprintf("`%s sd download --resume --hsm %s --out %s`", prog, hsm, out))
 		}
 		return cli.WithHint(err, "the activation failed: the saved security domain is not the HSM's; keep it until you know why")
 	}
 	if st == nil {
 		return cli.WithHint(errors.New("the HSM reports no security-domain download"), "check the --hsm URL; an activation that was never started cannot be resumed")
 	}
-	fp := words.Sum(data)
+	return c.sdDone(e, st, out, data, len(sd.Shares), sd.Required,
+		fmt.Sprintf("activation finished; security domain %s (%d custodians, quorum %d); HSM status: %s", out, len(sd.Shares), sd.Required, st.Status))
+}
+
+// withSDFile adds the saved security domain's file and fingerprint to res.
+func withSDFile(res map[string]any, out string, sd []byte) map[string]any {
+	fp := words.Sum(sd)
+	res["out"], res["sha256"], res["words"] = out, fp.Hex(), fp.Words()
+	return res
+}
+
+// sdDone reports an activation that finished, its security domain saved
+// at out: with --json its result, else line and the SD's fingerprint.
+func (c *common) sdDone(e *env, st *uploader.Status, out string, sd []byte, certificates, quorum int, line string) error {
 	if c.json {
-		res := sdResult(st, outcomeDone)
-		for k, v := range map[string]any{"out": out, "sha256": fp.Hex(), "words": fp.Words(), "certificates": len(sd.Shares), "quorum": sd.Required} {
-			res[k] = v
-		}
+		res := withSDFile(sdResult(st, outcomeDone), out, sd)
+		res["certificates"], res["quorum"] = certificates, quorum
 		return cli.PrintJSON(e.stdout, res)
 	}
-	fmt.Fprintf(e.stdout, "activation finished; security domain %s (%d custodians, quorum %d); HSM status: %s\n", out, len(sd.Shares), sd.Required, st.Status)
+	fp := words.Sum(sd)
+	fmt.Fprintln(e.stdout, line)
 	fmt.Fprintf(e.stderr, "%s: SHA-256 %s\n%s: words: %s\n", prog, fp.Hex(), prog, fp.Words())
 	return nil
 }
@@ -311,10 +315,7 @@ func runSDUpload(e *env, args []string) error {
 		if errors.As(err, &ar) {
 			return cli.WithHint(err, "a restore is under way at the HSM; watch it with "+lookAgain)
 		}
-		if c.json && errors.Is(err, uploader.ErrStillInProgress) {
-			cli.PrintJSON(e.stdout, sdResult(st, outcomeInProgress))
-		}
-		return pendingErr(serviceErr(err), lookAgain)
+		return c.pending(e, sdResult(st, outcomeInProgress), serviceErr(err), lookAgain)
 	}
 	if c.json {
 		return cli.PrintJSON(e.stdout, sdResult(st, outcomeDone))
