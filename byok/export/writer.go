@@ -51,13 +51,13 @@ func (r *run) exportAll() (err error) {
 			return err
 		}
 	}
+	rnd := r.req.Rand
+	if rnd == nil {
+		rnd = rand.Reader
+	}
 	for _, j := range r.jobs {
 		if j.soft == nil || j.resumed != nil {
 			continue
-		}
-		rnd := r.req.Rand
-		if rnd == nil {
-			rnd = rand.Reader
 		}
 		ct, err := byok.Wrap(kek, j.soft.Plaintext, rnd)
 		j.soft.Wipe()
