@@ -89,7 +89,7 @@ func ParseRestoreBlob(data []byte) (*RestoreBlob, error) {
 		return nil, blobErr("%v", err)
 	}
 	if t, err := decodeB64u(b.X5T256); err != nil || len(t) != 32 {
-		return nil, blobErr("WrappedKey.x5t_256 is %q, want the unpadded base64url of a SHA-256 digest", b.X5T256)
+		return nil, blobErr("WrappedKey.x5t_256 is %s, want the unpadded base64url of a SHA-256 digest", quoteShort([]byte(b.X5T256)))
 	}
 	if b.wrapped, err = parseJWE(b.EncKey); err != nil {
 		return nil, blobErr("WrappedKey.enc_key: %v", err)

@@ -163,7 +163,7 @@ func ParseSD(data []byte) (*SecurityDomain, error) {
 			return nil, sdErr("%v", err)
 		}
 		if t, err := decodeB64u(s.X5T256); err != nil || len(t) != sha256.Size {
-			return nil, sdErr("%s.x5t_256 is %q, want the unpadded base64url of a SHA-256 digest", where, s.X5T256)
+			return nil, sdErr("%s.x5t_256 is %s, want the unpadded base64url of a SHA-256 digest", where, quoteShort([]byte(s.X5T256)))
 		}
 		for j, prev := range sd.Shares {
 			if prev.X5T256 == s.X5T256 {
