@@ -62,7 +62,7 @@ func run(args []string, e *env) (code int) {
 	if err != nil {
 		return cli.Report(e.stderr, prog, err)
 	}
-	return cli.Report(e.stderr, prog, c.Run(e, rest))
+	return cli.Exit(e.stdout, e.stderr, prog, c.Run(e, rest))
 }
 
 func usage(w io.Writer) {

@@ -22,6 +22,7 @@ import (
 	"os"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -94,14 +95,7 @@ func Report(w io.Writer, prog string, err error) int {
 	}
 	var help *HelpError
 	if errors.As(err, &help) {
-		name := help.Name
-		if !strings.HasPrefix(name, prog) {
-			name = prog + " " + name
-		}
-		if help.Args != "" {
-			name += " " + help.Args
-		}
-		fmt.Fprintf(w, "usage: %s [flags]\n\nflags:\n%s", name, help.Flags)
+		help.print(w, prog)
 		return ExitOK
 	}
 	if errors.Is(err, flag.ErrHelp) {
@@ -163,8 +157,24 @@ func Recover(w io.Writer, prog string, code *int) {
 
 // Parse parses args with fs, allowing flags after positional arguments
 // ("byok inspect FILE --kek K"). "--" ends flag parsing. It returns the
-// positional arguments. Parse errors become UsageErrors.
+// positional arguments. Parse errors become UsageErrors, and so does a flag
+// marked with Required that is missing or empty; -h and --help return a
+// HelpError generated from fs.
 func Parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	notify(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range requiredOf(fs) {
+		if f := fs.Lookup(name); f != nil && f.Value.String() == "" {
+			return nil, WithHint(Usagef("--%s is required", name), "run the command with -h for its usage")
+		}
+	}
+	return pos, nil
+}
+
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	if msg := flagMisuse(fs, args); msg != "" {
 		return nil, WithHint(&UsageError{Msg: msg}, "run the command with -h to list its flags")
@@ -224,19 +234,92 @@ func flagMisuse(fs *flag.FlagSet, args []string) string {
 	return ""
 }
 
-// positional holds the positional arguments' names of flag sets, for help.
-var positional sync.Map // *flag.FlagSet -> string
+// positional and required hold what help says of a flag set besides its
+// flags: its positional arguments' names, and the flags it cannot do
+// without.
+var positional, required sync.Map // *flag.FlagSet -> string, []string
 
 // Positional names a command's positional arguments ("DIR", "FILE.byok")
 // for its -h text: "usage: keyrite transcript verify DIR [flags]".
 func Positional(fs *flag.FlagSet, names string) { positional.Store(fs, names) }
 
+// PositionalOf returns what Positional named for fs ("" if nothing).
+func PositionalOf(fs *flag.FlagSet) string {
+	v, _ := positional.Load(fs)
+	s, _ := v.(string)
+	return s
+}
+
+// Required marks flags of fs that a command cannot do without: Parse
+// refuses their absence ("--vault is required", exit 2) and -h puts them
+// in the usage line ("usage: keyrite-uploader kek create --vault URL ...").
+// The flags must be defined before Parse is called.
+func Required(fs *flag.FlagSet, names ...string) {
+	required.Store(fs, append(requiredOf(fs), names...))
+}
+
+func requiredOf(fs *flag.FlagSet) []string {
+	v, _ := required.Load(fs)
+	names, _ := v.([]string)
+	return names
+}
+
+// synopsis is a flag set's usage line after "usage: ": its name (prog put
+// first unless the name starts with it), its positional arguments, its
+// required flags with their value names, then "[flags]" when it has others.
+func synopsis(fs *flag.FlagSet, prog string) string {
+	parts := []string{fs.Name()}
+	if prog != "" && !strings.HasPrefix(fs.Name(), prog) {
+		parts = []string{prog, fs.Name()}
+	}
+	if p := PositionalOf(fs); p != "" {
+		parts = append(parts, p)
+	}
+	req := requiredOf(fs)
+	for _, name := range req {
+		if f := fs.Lookup(name); f != nil {
+			v, _ := flag.UnquoteUsage(f)
+			parts = append(parts, strings.TrimSpace("--"+name+" "+v))
+		}
+	}
+	others := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		if !slices.Contains(req, f.Name) {
+			others++
+		}
+	})
+	if others > 0 {
+		parts = append(parts, "[flags]")
+	}
+	return strings.Join(parts, " ")
+}
+
 // HelpError is returned by Parse for -h/--help. It wraps flag.ErrHelp and
-// carries the flag set's name and flags, which Report prints (exit 0).
-type HelpError struct{ Name, Args, Flags string }
+// carries the flag set's usage line and flags, which Report prints (exit 0).
+type HelpError struct {
+	// Name is the flag set's name; Args its positional arguments.
+	Name, Args string
+	// Synopsis is the usage line after "usage: ", without the program's
+	// name unless the flag set's name has it.
+	Synopsis string
+	// Flags is the flag list, one "  --name VALUE" line and its usage
+	// below it, as flag.PrintDefaults writes them.
+	Flags string
+}
 
 func (h *HelpError) Error() string { return "help requested" }
 func (h *HelpError) Unwrap() error { return flag.ErrHelp }
+
+func (h *HelpError) print(w io.Writer, prog string) {
+	syn := h.Synopsis
+	if !strings.HasPrefix(syn, prog) {
+		syn = prog + " " + syn
+	}
+	fmt.Fprintf(w, "usage: %s\n", syn)
+	if h.Flags != "" {
+		fmt.Fprintf(w, "\nflags:\n%s", h.Flags)
+	}
+}
 
 func helpFor(fs *flag.FlagSet) error {
 	var b strings.Builder
@@ -245,11 +328,61 @@ func helpFor(fs *flag.FlagSet) error {
 	fs.SetOutput(io.Discard)
 	// Flags are written the way the commands are documented: --name.
 	flags := strings.ReplaceAll("\n"+b.String(), "\n  -", "\n  --")[1:]
-	h := &HelpError{Name: fs.Name(), Flags: flags}
-	if v, ok := positional.Load(fs); ok {
-		h.Args = v.(string)
+	return &HelpError{Name: fs.Name(), Args: PositionalOf(fs), Synopsis: synopsis(fs, ""), Flags: flags}
+}
+
+// Exit reports err as Report does, on stderr, except the help that -h asked
+// for, which is the command's output and goes to stdout. It returns the
+// exit code.
+func Exit(stdout, stderr io.Writer, prog string, err error) int {
+	if prog == "" {
+		prog = progDefault
 	}
-	return h
+	var help *HelpError
+	if errors.As(err, &help) {
+		help.print(stdout, prog)
+		return ExitOK
+	}
+	return Report(stderr, prog, err)
+}
+
+// observers are the functions Observe registered.
+var observers struct {
+	sync.Mutex
+	next int
+	fns  map[int]func(*flag.FlagSet)
+}
+
+// Observe calls f with every flag set Parse is given, from now until stop
+// is called. It is for tests that walk a binary's command table and check
+// each command's help against its flags (PositionalOf names its positional
+// arguments). f may be called from several goroutines at once.
+func Observe(f func(*flag.FlagSet)) (stop func()) {
+	observers.Lock()
+	defer observers.Unlock()
+	if observers.fns == nil {
+		observers.fns = map[int]func(*flag.FlagSet){}
+	}
+	id := observers.next
+	observers.next++
+	observers.fns[id] = f
+	return func() {
+		observers.Lock()
+		defer observers.Unlock()
+		delete(observers.fns, id)
+	}
+}
+
+func notify(fs *flag.FlagSet) {
+	observers.Lock()
+	fns := make([]func(*flag.FlagSet), 0, len(observers.fns))
+	for _, f := range observers.fns {
+		fns = append(fns, f)
+	}
+	observers.Unlock()
+	for _, f := range fns {
+		f(fs)
+	}
 }
 
 // Strings is a repeatable string flag.

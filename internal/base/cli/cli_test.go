@@ -144,3 +144,50 @@ func TestFindCommand(t *testing.T) {
 		t.Errorf("list %q", b.String())
 	}
 }
+
+// TestRequiredAndExit: a Required flag that is missing or empty is a usage
+// error; -h puts it in the usage line with its value name, and Exit writes
+// that help on stdout, errors on stderr.
+func TestRequiredAndExit(t *testing.T) {
+	mk := func() *flag.FlagSet {
+		fs := flag.NewFlagSet("kek create", flag.ContinueOnError)
+		fs.String("vault", "", "`URL` of the vault")
+		fs.Bool("json", false, "print JSON")
+		Required(fs, "vault")
+		return fs
+	}
+	for _, args := range [][]string{nil, {"--vault", ""}, {"--json"}} {
+		_, err := Parse(mk(), args)
+		var u *UsageError
+		if !errors.As(err, &u) || u.Msg != "--vault is required" || len(Hints(err)) != 1 {
+			t.Errorf("%q: %v", args, err)
+		}
+	}
+	if _, err := Parse(mk(), []string{"--vault", "https://v"}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	stop := Observe(func(fs *flag.FlagSet) { seen = append(seen, fs.Name()) })
+	_, err := Parse(mk(), []string{"-h"})
+	stop()
+	Parse(mk(), []string{"-h"})
+	if len(seen) != 1 || seen[0] != "kek create" {
+		t.Errorf("observed %q", seen)
+	}
+	var out, errb strings.Builder
+	if code := Exit(&out, &errb, "keyrite-uploader", err); code != ExitOK || errb.Len() != 0 ||
+		!strings.HasPrefix(out.String(), "usage: keyrite-uploader kek create --vault URL [flags]\n\nflags:\n") {
+		t.Errorf("help: %d %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := Exit(&out, &errb, "keyrite-uploader", Usagef("bad")); code != ExitUsage || out.Len() != 0 || errb.String() != "keyrite-uploader: error: bad\n" {
+		t.Errorf("error: %d %q %q", code, out.String(), errb.String())
+	}
+	// No flags: no "[flags]" and no empty flag list.
+	_, err = Parse(flag.NewFlagSet("version", flag.ContinueOnError), []string{"-h"})
+	out.Reset()
+	Exit(&out, &errb, "keyrite", err)
+	if out.String() != "usage: keyrite version\n" {
+		t.Errorf("no flags: %q", out.String())
+	}
+}
