@@ -1,11 +1,9 @@
 package main
 
 import (
-	"crypto"
 	"errors"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/keyrite/keyrite/hsm"
@@ -13,6 +11,7 @@ import (
 	"github.com/keyrite/keyrite/internal/base/secret"
 	"github.com/keyrite/keyrite/transcripts"
 	"github.com/keyrite/keyrite/transcripts/replay"
+	"github.com/keyrite/keyrite/transcripts/signop"
 )
 
 const (
@@ -20,172 +19,11 @@ const (
 	hintTrust   = "a trust file is JSON: {\"keys\":[{\"name\":\"alice\",\"role\":\"operator\",\"key\":\"alice+1a2b3c4d+AX...\"}],\"policy\":{\"operator\":1,\"witness\":1}}; each key as `keyrite transcript sign --key SRC --print-key` prints it"
 )
 
-// signingKey is an opened signing key, before it is given a name.
-type signingKey struct {
-	key     crypto.Signer
-	defName string // the default name: the token object's label or the key file's base name
-	defWhy  string // where defName comes from, for people
-	release func()
-}
-
-// openSigningKey opens the signing key named by src: a PEM file or a
-// PKCS#11 URI (PIN from pin, the token's PIN counter treated as login
-// says). The caller calls release.
-func openSigningKey(src string, pin *secret.Source, login hsm.LoginOptions) (*signingKey, error) {
-	if hsm.IsURI(src) {
-		u, err := hsm.ParseURI(src)
-		if err != nil {
-			return nil, cli.WithHint(fmt.Errorf("--key: %w", err), hintSignKey)
-		}
-		// The PIN counter is read before anyone types a PIN: a locked PIN,
-		// or the last try without --final-pin-try, is refused without
-		// asking. OpenSignerWith reads it again right before C_Login.
-		check, err := checkSignerPIN(u, login)
-		if err != nil {
-			return nil, tokenSignerError(err)
-		}
-		p, err := pin.Read(fmt.Sprintf("PIN for token %q: ", u.Token))
-		if err != nil {
-			check.Close()
-			return nil, cli.WithHint(fmt.Errorf("reading the PIN: %w", err), "give the PIN with --pin-env NAME or --pin-file PATH, or run on a terminal")
-		}
-		ts, err := hsm.OpenSignerWith(u, p, login) // wipes p
-		if err != nil {
-			check.Close()
-			return nil, tokenSignerError(err)
-		}
-		return &signingKey{key: ts, defName: u.Object, defWhy: "the token object's label", release: func() { ts.Close(); check.Close() }}, nil
-	}
-	data, err := readLimited(src, "signing key file", 64<<10)
-	if err != nil {
-		return nil, cli.WithHint(err, hintSignKey)
-	}
-	key, err := transcripts.ParseSigningKeyPEM(data)
-	secret.Wipe(data)
-	if err != nil {
-		return nil, cli.WithHint(fmt.Errorf("signing key file %s: %s", src, strings.TrimPrefix(err.Error(), "transcripts: ")), hintSignKey)
-	}
-	name := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
-	return &signingKey{key: key, defName: name, defWhy: "the key file's base name", release: func() {}}, nil
-}
-
-// signerName is the one rule that names a signer, for --print-key and for
-// signing alike, so that a printed verifier key and the signatures made
-// with the same flags always agree: with a trust file, the name it gives
-// this public key (a different --name is refused); else --name; else the
-// token object's label or the key file's base name. It returns the name,
-// the trust file's role for the key ("" without one) and, for people,
-// where the name comes from.
-func signerName(k *signingKey, flagName string, trust *transcripts.Trust, trustFile string) (name, role, why string, err error) {
-	if trust != nil {
-		tk, ok := trust.KeyFor(k.key.Public())
-		if !ok {
-			return "", "", "", cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("this key is not in trust file %s (under any name)", trustFile), Err: errNotTrusted},
-				"sign without --trust, or add the key to the trust file: `keyrite transcript sign --key SRC --name NAME --print-key` prints the entry's \"key\"")
-		}
-		if flagName != "" && flagName != tk.Name {
-			return "", "", "", cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("--name %s, but trust file %s knows this key as %q", flagName, trustFile, tk.Name), Err: errNotTrusted},
-				fmt.Sprintf("leave out --name: with --trust the signer is named as the trust file names the key (%s); a signature under another name would not count", tk.Name))
-		}
-		return tk.Name, tk.Role, "as trust file " + trustFile + " names this key", nil
-	}
-	if flagName != "" {
-		return flagName, "", "--name", nil
-	}
-	return k.defName, "", k.defWhy, nil
-}
-
-var errNotTrusted = errors.New("the key and the trust file disagree")
-
-// loadModule loads the PKCS#11 module for the PIN check before the PIN is
-// asked for (tests put a decorated module in its place, to play a token's
-// PIN counter).
-var loadModule = hsm.Load
-
-// checkSignerPIN reads the PIN counter of the token u names, without a PIN
-// (see hsm.Session.CheckPIN). It returns the module, loaded, for the caller
-// to close after the signer (hsm.Load shares it with OpenSignerWith).
-func checkSignerPIN(u *hsm.URI, login hsm.LoginOptions) (*hsm.Module, error) {
-	if u.ModulePath == "" {
-		return nil, fmt.Errorf("%w: %s has no module-path", hsm.ErrURI, u.Redacted())
-	}
-	m, err := loadModule(u.ModulePath)
-	if err != nil {
-		return nil, err
-	}
-	slot, err := m.FindToken(u.TokenFilter())
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	s, err := m.OpenSession(slot)
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	_, err = s.CheckPIN(login)
-	s.Close()
-	if err != nil {
-		m.Close()
-		return nil, err
-	}
-	return m, nil
-}
-
-// tokenSignerError gives an error opening a signing key on a token the
-// hint for what went wrong: the PIN counter's first (a wrong PIN that
-// leaves the last try, or locks the token, matches those too).
-func tokenSignerError(err error) error {
-	hint := hintSignKey
-	switch {
-	case errors.Is(err, hsm.ErrPINLocked):
-		hint = hintPINLocked
-	case errors.Is(err, hsm.ErrPINFinalTry):
-		hint = hintPINFinalTry
-	case errors.Is(err, hsm.ErrPINIncorrect):
-		hint = "check the PIN; every failed login counts towards the token's lockout"
-	}
-	return cli.WithHint(&cli.Reworded{Msg: strings.ReplaceAll(err.Error(), "hsm: ", ""), Err: err}, hint)
-}
-
-// warnOnce passes each warning on once: the check before the PIN is asked
-// for and the login's own check would otherwise both give it.
-func warnOnce(warn func(string)) func(string) {
-	seen := map[string]bool{}
-	return func(msg string) {
-		if !seen[msg] {
-			seen[msg] = true
-			warn(msg)
-		}
-	}
-}
-
-// loadSigner opens the signing key src and names it by signerName. It
-// returns the signer, the trust file's role for it ("" without one), where
-// the name comes from, and a function releasing the token.
-func loadSigner(src, flagName string, trust *transcripts.Trust, trustFile string, pin *secret.Source, login hsm.LoginOptions) (*transcripts.Signer, string, string, func(), error) {
-	k, err := openSigningKey(src, pin, login)
-	if err != nil {
-		return nil, "", "", nil, err
-	}
-	name, role, why, err := signerName(k, flagName, trust, trustFile)
-	if err != nil {
-		k.release()
-		return nil, "", "", nil, err
-	}
-	s, err := transcripts.NewSigner(name, k.key)
-	if err != nil {
-		k.release()
-		return nil, "", "", nil, cli.WithHint(fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "transcripts: ")), "name the signer with --name NAME (letters, digits, . _ @ / -)", hintSignKey)
-	}
-	return s, role, why, k.release, nil
-}
-
 func runTranscriptSign(e *env, args []string) error {
 	fs := flag.NewFlagSet("transcript sign", flag.ContinueOnError)
 	cli.Positional(fs, "[DIR]")
 	keySrc := fs.String("key", "", "signing key: PEM file or PKCS#11 URI")
-	role := fs.String("role", "operator", "the role you sign in: operator, witness, custodian, ... (with --trust: the trust file's role for the key)")
+	role := fs.String("role", signop.DefaultRole, "the role you sign in: operator, witness, custodian, ... (with --trust: the trust file's role for the key)")
 	name := fs.String("name", "", "signer name (default: with --trust, the trust file's name for the key; else the key file's base name or the token object's label); part of the verifier key, so sign and --print-key must use the same")
 	trustFile := fs.String("trust", "", "trust `FILE`: sign under the name and role it gives this key, so the signature counts for its policy")
 	printKey := fs.Bool("print-key", false, "print the key's public verifier key (for trust files), named as signing with the same flags names it, and exit")
@@ -199,53 +37,54 @@ func runTranscriptSign(e *env, args []string) error {
 	if *keySrc == "" {
 		return cli.WithHint(cli.Usagef("transcript sign: --key is required"), hintSignKey)
 	}
-	roleSet := false
-	fs.Visit(func(f *flag.Flag) { roleSet = roleSet || f.Name == "role" })
 	if *printKey && len(pos) > 0 {
 		return cli.Usagef("transcript sign --print-key: takes no ceremony directory, got %q", pos[0])
 	}
 	if !*printKey && len(pos) != 1 {
 		return cli.WithHint(cli.Usagef("transcript sign: want one ceremony directory, got %d arguments", len(pos)), "usage: keyrite transcript sign DIR --key SRC [--role ROLE] [--name NAME | --trust FILE]")
 	}
-	trust, err := loadTrust(*trustFile)
-	if err != nil {
-		return err
-	}
-	login := loginOptions(e, *finalTry)
-	login.Warn = warnOnce(login.Warn)
-	s, trustedRole, why, release, err := loadSigner(*keySrc, *name, trust, *trustFile, pin, login)
-	if err != nil {
-		return err
-	}
-	defer release()
-	if trustedRole != "" {
-		if roleSet && *role != trustedRole {
-			return cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("--role %s, but trust file %s gives %s the role %s", *role, *trustFile, s.Name(), trustedRole), Err: errNotTrusted},
-				"leave out --role: with --trust the trust file's role is used; a signature in another role would not count")
+	req := signop.Request{Key: *keySrc, Name: *name, TrustFile: *trustFile, PIN: pin.Read, Login: loginOptions(e, *finalTry)}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "role" {
+			req.Role = *role
 		}
-		*role = trustedRole
+	})
+	if !*printKey {
+		req.Dir = pos[0]
 	}
+	op, err := req.Validate()
+	if err != nil {
+		return signError(req, err)
+	}
+	defer op.Close()
 	if *printKey {
-		fmt.Fprintf(e.stderr, "keyrite: note: the key is named %q (%s); %s, or its signatures will not match this verifier key\n", s.Name(), why, sameNameAdvice(*name, *trustFile, s.Name()))
-		if *asJSON {
-			return cli.PrintJSON(e.stdout, map[string]string{"name": s.Name(), "key_id": fmt.Sprintf("%08x", s.KeyHash()), "key_type": s.KeyType(), "key": s.VerifierKey()})
+		id, err := op.Identity()
+		if err != nil {
+			return signError(req, err)
 		}
-		fmt.Fprintln(e.stdout, s.VerifierKey())
+		fmt.Fprintf(e.stderr, "keyrite: note: the key is named %q (%s); %s, or its signatures will not match this verifier key\n", id.Name, nameFrom(id.NameFrom, *trustFile), sameNameAdvice(*name, *trustFile, id.Name))
+		if *asJSON {
+			return cli.PrintJSON(e.stdout, map[string]string{"name": id.Name, "key_id": id.KeyID, "key_type": id.KeyType, "key": id.VerifierKey})
+		}
+		fmt.Fprintln(e.stdout, id.VerifierKey)
 		return nil
 	}
-	dir := pos[0]
-	res, err := transcripts.Sign(dir, s, *role)
+	res, err := op.Run()
 	if err != nil {
-		return transcriptErr(dir, err)
+		return signError(req, err)
 	}
+	return printSign(e, req.Dir, res, *asJSON)
+}
+
+func printSign(e *env, dir string, res *signop.Result, asJSON bool) error {
 	if res.Recovered != nil {
 		fmt.Fprintf(e.stderr, "keyrite: note: %s\n", res.Recovered)
 	}
 	if len(res.RemovedTemp) > 0 {
 		fmt.Fprintf(e.stderr, "keyrite: note: an interrupted sign left %s; removed\n", strings.Join(res.RemovedTemp, ", "))
 	}
-	if *asJSON {
-		return cli.PrintJSON(e.stdout, res)
+	if asJSON {
+		return cli.PrintJSON(e.stdout, res.SignResult)
 	}
 	fmt.Fprintf(e.stdout, "signed %s at size %d as %s (%s)\n", dir, res.Checkpoint.Size, res.Signer, res.Role)
 	fmt.Fprintf(e.stdout, "  checkpoint  %s\n", res.Checkpoint.Origin)
@@ -255,6 +94,78 @@ func runTranscriptSign(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "  wrote       %s\n", res.NoteFile)
 	fmt.Fprintf(e.stdout, "  wrote       %s\n", res.DSSEFile)
 	return nil
+}
+
+// nameFrom says, for people, where a signer's name comes from.
+func nameFrom(s signop.NameSource, trustFile string) string {
+	switch s {
+	case signop.NameFromTrust:
+		return "as trust file " + trustFile + " names this key"
+	case signop.NameFromRequest:
+		return "--name"
+	case signop.NameFromToken:
+		return "the token object's label"
+	}
+	return "the key file's base name"
+}
+
+// signError gives an error of the sign operation its hint, chosen by its
+// type and sentinels; the library's text is kept, or reworded from the
+// error's fields (a TrustError names the flag).
+func signError(req signop.Request, err error) error {
+	var (
+		te *signop.TrustError
+		ke *signop.KeyError
+	)
+	switch {
+	case errors.As(err, &te):
+		return trustError(req, te)
+	case errors.As(err, &ke):
+		return cli.WithHint(err, hintSignKey)
+	case errors.Is(err, transcripts.ErrTrust):
+		return cli.WithHint(err, hintTrust)
+	case errors.Is(err, signop.ErrNotCeremony):
+		return cli.WithHint(err, "give the ceremony directory the steps were recorded in (their --ceremony DIR)")
+	case errors.Is(err, signop.ErrPIN):
+		return cli.WithHint(err, "give the PIN with --pin-env NAME or --pin-file PATH, or run on a terminal")
+	case errors.Is(err, transcripts.ErrKey):
+		return cli.WithHint(err, "name the signer with --name NAME (letters, digits, . _ @ / -)", hintSignKey)
+	case errors.Is(err, hsm.ErrPINLocked):
+		return cli.WithHint(err, hintPINLocked)
+	case errors.Is(err, hsm.ErrPINFinalTry):
+		return cli.WithHint(err, hintPINFinalTry)
+	case errors.Is(err, hsm.ErrPINIncorrect):
+		return cli.WithHint(err, "check the PIN; every failed login counts towards the token's lockout")
+	case hsm.IsURI(req.Key) && isHSMError(err):
+		return cli.WithHint(err, hintSignKey)
+	}
+	return transcriptErr(req.Dir, err)
+}
+
+// isHSMError reports whether err is one of package hsm's.
+func isHSMError(err error) bool {
+	for _, kind := range []error{hsm.ErrURI, hsm.ErrModuleLoad, hsm.ErrTokenNotFound, hsm.ErrObjectNotFound, hsm.ErrAmbiguous,
+		hsm.ErrTokenNotRecognized, hsm.ErrGeneral, hsm.ErrNotLoggedIn, hsm.ErrKeyFunctionNotPermitted, hsm.ErrMechanismInvalid} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// trustError rewords a disagreement with the trust file in the flags'
+// terms, from the error's fields.
+func trustError(req signop.Request, te *signop.TrustError) error {
+	switch te.Field {
+	case "key":
+		return cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("this key is not in trust file %s (under any name)", te.TrustFile), Err: te},
+			"sign without --trust, or add the key to the trust file: `keyrite transcript sign --key SRC --name NAME --print-key` prints the entry's \"key\"")
+	case "name":
+		return cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("--name %s, but trust file %s knows this key as %q", te.Given, te.TrustFile, te.Trusted), Err: te},
+			fmt.Sprintf("leave out --name: with --trust the signer is named as the trust file names the key (%s); a signature under another name would not count", te.Trusted))
+	}
+	return cli.WithHint(&cli.Reworded{Msg: fmt.Sprintf("--role %s, but trust file %s gives %s the role %s", te.Given, te.TrustFile, te.Signer, te.Trusted), Err: te},
+		"leave out --role: with --trust the trust file's role is used; a signature in another role would not count")
 }
 
 // sameNameAdvice says how to sign so that the signature matches a key
@@ -306,7 +217,7 @@ func loadTrust(path string) (*transcripts.Trust, error) {
 	}
 	t, err := transcripts.ReadTrust(path)
 	if err != nil {
-		return nil, cli.WithHint(fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "transcripts: ", "")), hintTrust)
+		return nil, cli.WithHint(err, hintTrust)
 	}
 	return t, nil
 }
@@ -436,17 +347,17 @@ func verifyFailed(dir, trustFile string, rep *transcripts.Report) error {
 	return cli.WithHint(&cli.Reworded{Msg: msg, Err: transcripts.ErrVerify}, hints...)
 }
 
+// transcriptErr gives an error of a ceremony directory its hint.
 func transcriptErr(dir string, err error) error {
-	msg := strings.ReplaceAll(err.Error(), "transcripts: ", "")
 	switch {
 	case errors.Is(err, transcripts.ErrAlreadySigned):
-		return cli.WithHint(&cli.Reworded{Msg: msg, Err: err}, "each key signs a given state once; nothing to do")
+		return cli.WithHint(err, "each key signs a given state once; nothing to do")
 	case errors.Is(err, transcripts.ErrBusy):
-		return cli.WithHint(&cli.Reworded{Msg: msg, Err: err}, "wait for the other keyrite command working in "+dir+" to finish")
+		return cli.WithHint(err, "wait for the other keyrite command working in "+dir+" to finish")
 	case errors.Is(err, transcripts.ErrVerify), errors.Is(err, transcripts.ErrCorrupt):
-		return cli.WithHint(&cli.Reworded{Msg: msg, Err: err}, "run `keyrite transcript verify "+dir+"` to see every problem")
+		return cli.WithHint(err, "run `keyrite transcript verify "+dir+"` to see every problem")
 	}
-	return &cli.Reworded{Msg: msg, Err: err}
+	return err
 }
 
 func runTranscriptShow(e *env, args []string) error {

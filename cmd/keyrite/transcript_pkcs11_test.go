@@ -14,6 +14,7 @@ import (
 	"github.com/keyrite/keyrite/hsm/hsmfake"
 	"github.com/keyrite/keyrite/hsm/softhsmtest"
 	"github.com/keyrite/keyrite/transcripts"
+	"github.com/keyrite/keyrite/transcripts/signop"
 )
 
 // runTranscriptCmd runs the command in-process and returns stdout, stderr and the
@@ -108,11 +109,11 @@ func TestTranscriptSignPINCounter(t *testing.T) {
 	// asked for; the login is the real token's. The PIN comes from an unset
 	// variable where it must not be asked for: asking would fail.
 	flags := func(t *testing.T, add uint) {
-		loadModule = func(path string) (*hsm.Module, error) {
+		signop.LoadModule = func(path string) (*hsm.Module, error) {
 			// A new decorator each time: closing the module destroys it.
 			return hsm.LoadWith(&hsmfake.Fake{PKCS11: pkcs11.New(path), TokenFlags: func(real uint) uint { return real | add }}, path)
 		}
-		t.Cleanup(func() { loadModule = hsm.Load })
+		t.Cleanup(func() { signop.LoadModule = hsm.Load })
 	}
 	hint := func(t *testing.T, stderr, want string) {
 		t.Helper()
@@ -124,7 +125,7 @@ func TestTranscriptSignPINCounter(t *testing.T) {
 	t.Run("wrong PIN", func(t *testing.T) {
 		t.Setenv("WRONG_PIN", "999999")
 		_, stderr, code := runTranscriptCmd(t, "transcript", "sign", newCeremony(), "--key", uri, "--pin-env", "WRONG_PIN")
-		if code != 1 || !strings.HasPrefix(stderr, `keyrite: error: C_Login (token "witness-card"): CKR_PIN_INCORRECT: the PIN was not accepted; the token now reports fewer tries left`) {
+		if code != 1 || !strings.HasPrefix(stderr, `keyrite: error: hsm: C_Login (token "witness-card"): CKR_PIN_INCORRECT: the PIN was not accepted; the token now reports fewer tries left`) {
 			t.Fatalf("code %d\n%s", code, stderr)
 		}
 		hint(t, stderr, "check the PIN; every failed login counts towards the token's lockout")
@@ -143,7 +144,7 @@ func TestTranscriptSignPINCounter(t *testing.T) {
 	t.Run("locked", func(t *testing.T) {
 		flags(t, pkcs11.CKF_USER_PIN_LOCKED)
 		_, stderr, code := runTranscriptCmd(t, "transcript", "sign", newCeremony(), "--key", uri, "--pin-env", "NO_SUCH_PIN", "--final-pin-try")
-		if code != 1 || !strings.HasPrefix(stderr, `keyrite: error: token "witness-card": the user PIN is locked (CKF_USER_PIN_LOCKED); no PIN was tried`+"\n") {
+		if code != 1 || !strings.HasPrefix(stderr, `keyrite: error: hsm: token "witness-card": the user PIN is locked (CKF_USER_PIN_LOCKED); no PIN was tried`+"\n") {
 			t.Fatalf("code %d\n%s", code, stderr)
 		}
 		hint(t, stderr, hintPINLocked)
@@ -152,7 +153,7 @@ func TestTranscriptSignPINCounter(t *testing.T) {
 		flags(t, pkcs11.CKF_USER_PIN_FINAL_TRY)
 		dir := newCeremony()
 		_, stderr, code := runTranscriptCmd(t, "transcript", "sign", dir, "--key", uri, "--pin-env", "NO_SUCH_PIN")
-		if code != 1 || !strings.HasPrefix(stderr, `keyrite: error: token "witness-card" reports that the next wrong PIN locks the user PIN (CKF_USER_PIN_FINAL_TRY): this is the last try; no PIN was tried without a confirmation`+"\n") {
+		if code != 1 || !strings.HasPrefix(stderr, `keyrite: error: hsm: token "witness-card" reports that the next wrong PIN locks the user PIN (CKF_USER_PIN_FINAL_TRY): this is the last try; no PIN was tried without a confirmation`+"\n") {
 			t.Fatalf("code %d\n%s", code, stderr)
 		}
 		hint(t, stderr, hintPINFinalTry)
