@@ -1,15 +1,8 @@
 // Command keyrite-uploader is the online half of keyrite: it creates key
 // exchange keys, imports the .byok files a ceremony recorded, and runs the
-// Managed HSM security-domain operations.
-//
-//	keyrite-uploader kek create --vault URL --name NAME [--size 2048|3072|4096] --out KEK.pem [--timeout D] [--json]
-//	keyrite-uploader import --ceremony DIR --vault URL [--trust FILE] [--timeout D] [--json]
-//	keyrite-uploader sd download --hsm URL --cert FILE --cert FILE --cert FILE [...] --quorum M --out SD.json [--timeout D] [--json]
-//	keyrite-uploader sd download --resume --hsm URL --out SD.json [--timeout D] [--json]
-//	keyrite-uploader sd exchange-key --hsm URL --out CERT.pem [--json]
-//	keyrite-uploader sd upload (--ceremony DIR [--trust FILE] | --blob FILE) --hsm URL [--resume] [--timeout D] [--json]
-//	keyrite-uploader sd status --hsm URL [--operation download|upload] [--wait [--timeout D]] [--json]
-//	keyrite-uploader version
+// Managed HSM security-domain operations. `keyrite-uploader help` lists its
+// commands (the table in this file) and `keyrite-uploader COMMAND -h` a
+// command's flags, both generated from the flags the commands declare.
 //
 // Common flags: --ca FILE (an extra trusted CA, e.g. the emulator's ca.pem;
 // it also marks the target as a local stand-in, which then needs --token-env),
@@ -49,18 +42,6 @@ import (
 
 const prog = "keyrite-uploader"
 
-const usage = `usage:
-  keyrite-uploader kek create --vault URL --name NAME [--size 2048|3072|4096] --out KEK.pem [--timeout D] [--json]
-  keyrite-uploader import --ceremony DIR --vault URL [--trust FILE] [--timeout D] [--json]
-  keyrite-uploader sd download --hsm URL --cert FILE --cert FILE --cert FILE [...] --quorum M --out SD.json [--timeout D] [--json]
-  keyrite-uploader sd download --resume --hsm URL --out SD.json [--timeout D] [--json]
-  keyrite-uploader sd exchange-key --hsm URL --out CERT.pem [--json]
-  keyrite-uploader sd upload (--ceremony DIR [--trust FILE] | --blob FILE) --hsm URL [--resume] [--timeout D] [--json]
-  keyrite-uploader sd status --hsm URL [--operation download|upload] [--wait [--timeout D]] [--json]
-  keyrite-uploader version
-common flags: --ca FILE (extra trusted CA, e.g. the emulator's ca.pem), --token-env NAME (bearer token from this environment variable)
-exit codes: 0 done, 1 failed or refused, 2 usage, 3 still in progress at the HSM (not failed: look again with sd status)`
-
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -89,11 +70,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	defer stop()
 	e := &env{ctx: ctx, stdout: stdout, stderr: stderr}
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, usage)
+		usage(stderr)
 		return cli.ExitUsage
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stdout, usage)
+		usage(stdout)
 		return cli.ExitOK
 	}
 	c, rest, err := cli.Find(prog, commands, args)
@@ -101,12 +82,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 		return cli.Report(stderr, prog, err)
 	}
 	err = c.Run(e, rest)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, usage)
-	} else if err != nil {
-		err = &cli.Reworded{Msg: c.Name + ": " + stripPackages(err.Error()), Err: err}
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		// The command's name first; the error as it is, library prefix
+		// ("uploader: ") included.
+		err = cli.Reword(err, "%s: %v", c.Name, err)
 	}
-	return cli.Report(stderr, prog, err)
+	return cli.Exit(stdout, stderr, prog, err)
+}
+
+// usage lists the commands of the table and the flags they share.
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: %s COMMAND [flags]\n\ncommands:\n", prog)
+	cli.ListCommands(w, commands)
+	fmt.Fprintf(w, "\nRun '%s COMMAND -h' for a command's flags. Every command but version takes:\n", prog)
+	fs := flag.NewFlagSet("common", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	fmt.Fprint(w, cli.FlagList(fs))
+	fmt.Fprintln(w, "\nexit codes: 0 done, 1 failed or refused, 2 usage, 3 still in progress at the HSM (not failed: look again with sd status)")
 }
 
 // configHook, when set (tests only), adjusts every client's configuration:
@@ -132,7 +125,7 @@ type common struct {
 // registerKeyTimeout adds --timeout to a command that makes key calls
 // (kek create, import), and says on w what they wait for.
 func (c *common) registerKeyTimeout(fs *flag.FlagSet, w io.Writer) {
-	fs.DurationVar(&c.timeout, "timeout", uploader.DefaultTimeout, "how long to keep trying while the service is throttled or unavailable (e.g. 45m); a longer wait it asks for (Retry-After) is refused at once")
+	fs.DurationVar(&c.timeout, "timeout", uploader.DefaultTimeout, "`DURATION` to keep trying while the service is throttled or unavailable (e.g. 45m); a longer wait it asks for (Retry-After) is refused at once")
 	c.onWait = func(wt uploader.Wait) { fmt.Fprintf(w, "%s: %s\n", prog, wt) }
 }
 
@@ -144,12 +137,12 @@ func (c *common) registerTOFU(fs *flag.FlagSet) {
 
 // registerTimeout adds --timeout to a security-domain command.
 func (c *common) registerTimeout(fs *flag.FlagSet) {
-	fs.DurationVar(&c.timeout, "timeout", uploader.DefaultTimeout, "how long to watch the operation at the HSM (e.g. 45m, 2h); past it the command reports it still in progress (exit 3), never failed")
+	fs.DurationVar(&c.timeout, "timeout", uploader.DefaultTimeout, "`DURATION` to watch the operation at the HSM (e.g. 45m, 2h); past it the command reports it still in progress (exit 3), never failed")
 }
 
 func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.ca, "ca", "", "extra trusted CA certificate (PEM), e.g. the emulator's ca.pem")
-	fs.StringVar(&c.tokenEnv, "token-env", "", "environment variable holding a bearer token to use instead of the default Azure credential")
+	fs.StringVar(&c.ca, "ca", "", "extra trusted CA certificate `FILE` (PEM), e.g. the emulator's ca.pem")
+	fs.StringVar(&c.tokenEnv, "token-env", "", "environment variable `NAME` holding a bearer token to use instead of the default Azure credential")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object describing the result")
 }
 
@@ -205,15 +198,6 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	if len(pos) > 0 {
 		return cli.Usagef("unexpected argument %q", pos[0])
-	}
-	return nil
-}
-
-func required(flags map[string]string) error {
-	for _, name := range []string{"vault", "hsm", "name", "out", "ceremony"} {
-		if v, ok := flags[name]; ok && v == "" {
-			return cli.Usagef("--%s is required", name)
-		}
 	}
 	return nil
 }
@@ -307,15 +291,13 @@ func runKEKCreate(e *env, args []string) error {
 	fs := flag.NewFlagSet("kek create", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	vault := fs.String("vault", "", "vault or Managed HSM URL")
-	name := fs.String("name", "", "name of the key exchange key")
-	size := fs.Int("size", 2048, "RSA size: 2048, 3072 or 4096")
-	out := fs.String("out", "", "file to write the KEK's public key to (PEM)")
+	vault := fs.String("vault", "", "vault or Managed HSM `URL`")
+	name := fs.String("name", "", "`NAME` of the key exchange key")
+	size := fs.Int("size", 2048, "RSA size in `BITS`: 2048, 3072 or 4096")
+	out := fs.String("out", "", "`FILE` to write the KEK's public key to (PEM)")
 	c.registerKeyTimeout(fs, e.stderr)
+	cli.Required(fs, "vault", "name", "out")
 	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(map[string]string{"vault": *vault, "name": *name, "out": *out}); err != nil {
 		return err
 	}
 	if *size != 2048 && *size != 3072 && *size != 4096 {
@@ -361,15 +343,13 @@ func runImport(e *env, args []string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	dir := fs.String("ceremony", "", "ceremony directory whose signed transcript records the exports")
-	vault := fs.String("vault", "", "vault or Managed HSM URL")
-	trustFile := fs.String("trust", "", "trust file: whose signatures the transcript needs")
+	dir := fs.String("ceremony", "", "ceremony `DIR` whose signed transcript records the exports")
+	vault := fs.String("vault", "", "vault or Managed HSM `URL`")
+	trustFile := fs.String("trust", "", "trust `FILE`: whose signatures the transcript needs")
 	c.registerTOFU(fs)
 	c.registerKeyTimeout(fs, e.stderr)
+	cli.Required(fs, "ceremony", "vault")
 	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(map[string]string{"ceremony": *dir, "vault": *vault}); err != nil {
 		return err
 	}
 	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
@@ -485,12 +465,10 @@ func runSDExchangeKey(e *env, args []string) error {
 	fs := flag.NewFlagSet("sd exchange-key", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	hsm := fs.String("hsm", "", "Managed HSM URL")
-	out := fs.String("out", "", "file to write the exchange key certificate to (PEM)")
+	hsm := fs.String("hsm", "", "Managed HSM `URL`")
+	out := fs.String("out", "", "`FILE` to write the exchange key certificate to (PEM)")
+	cli.Required(fs, "hsm", "out")
 	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(map[string]string{"hsm": *hsm, "out": *out}); err != nil {
 		return err
 	}
 	if err := checkOut(*out); err != nil {
@@ -513,13 +491,4 @@ func runSDExchangeKey(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "exchange key certificate saved to %s (x5t#S256 %s)\n", *out, x)
 	return nil
-}
-
-// stripPackages drops Go package prefixes from a library error: people read
-// these lines.
-func stripPackages(s string) string {
-	for _, p := range []string{"uploader: ", "securitydomain: ", "transcripts: ", "byok: "} {
-		s = strings.ReplaceAll(s, p, "")
-	}
-	return s
 }

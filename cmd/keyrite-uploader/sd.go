@@ -102,16 +102,14 @@ func runSDDownload(e *env, args []string) error {
 	var c common
 	c.register(fs)
 	c.registerTimeout(fs)
-	hsm := fs.String("hsm", "", "Managed HSM URL")
+	hsm := fs.String("hsm", "", "Managed HSM `URL`")
 	var certFiles cli.Strings
-	fs.Var(&certFiles, "cert", "custodian certificate (PEM or DER); 3 to 10, repeat the flag")
-	quorum := fs.Int("quorum", 0, "number of custodians needed to restore (2 to 10, at most the number of certificates)")
-	out := fs.String("out", "", "file to write the security domain to")
+	fs.Var(&certFiles, "cert", "custodian certificate `FILE` (PEM or DER); 3 to 10, repeat the flag")
+	quorum := fs.Int("quorum", 0, "number `M` of custodians needed to restore (2 to 10, at most the number of certificates)")
+	out := fs.String("out", "", "`FILE` to write the security domain to")
 	resume := fs.Bool("resume", false, "send nothing: watch the activation an earlier run started, whose security domain it saved to --out")
+	cli.Required(fs, "hsm", "out")
 	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(map[string]string{"hsm": *hsm, "out": *out}); err != nil {
 		return err
 	}
 	if *resume {
@@ -257,16 +255,14 @@ func runSDUpload(e *env, args []string) error {
 	var c common
 	c.register(fs)
 	c.registerTimeout(fs)
-	hsm := fs.String("hsm", "", "Managed HSM URL")
-	dir := fs.String("ceremony", "", "ceremony directory whose signed transcript records the restore")
-	blobFile := fs.String("blob", "", "restore blob file (as `keyrite sd restore` or `az keyvault security-domain restore-blob` writes it)")
-	trustFile := fs.String("trust", "", "trust file (with --ceremony)")
+	hsm := fs.String("hsm", "", "Managed HSM `URL`")
+	dir := fs.String("ceremony", "", "ceremony `DIR` whose signed transcript records the restore")
+	blobFile := fs.String("blob", "", "restore blob `FILE` (as 'keyrite sd restore' or 'az keyvault security-domain restore-blob' writes it)")
+	trustFile := fs.String("trust", "", "trust `FILE` (with --ceremony)")
 	resume := fs.Bool("resume", false, "send nothing: watch the upload an earlier run started (and record it, with --ceremony)")
 	c.registerTOFU(fs)
+	cli.Required(fs, "hsm")
 	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(map[string]string{"hsm": *hsm}); err != nil {
 		return err
 	}
 	if (*dir == "") == (*blobFile == "") {
@@ -329,13 +325,11 @@ func runSDStatus(e *env, args []string) error {
 	var c common
 	c.register(fs)
 	c.registerTimeout(fs)
-	hsm := fs.String("hsm", "", "Managed HSM URL")
-	op := fs.String("operation", "", "download (activation) or upload (restore); both when not given")
+	hsm := fs.String("hsm", "", "Managed HSM `URL`")
+	op := fs.String("operation", "", "`OP`: download (activation) or upload (restore); both when not given")
 	wait := fs.Bool("wait", false, "watch an operation in progress until it finishes or --timeout runs out")
+	cli.Required(fs, "hsm")
 	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := required(map[string]string{"hsm": *hsm}); err != nil {
 		return err
 	}
 	ops := []string{"download", "upload"}

@@ -322,13 +322,17 @@ func (h *HelpError) print(w io.Writer, prog string) {
 }
 
 func helpFor(fs *flag.FlagSet) error {
+	return &HelpError{Name: fs.Name(), Args: PositionalOf(fs), Synopsis: synopsis(fs, ""), Flags: FlagList(fs)}
+}
+
+// FlagList is fs's flags as help lists them: flag.PrintDefaults' lines,
+// with each flag written the way the commands are documented, --name.
+func FlagList(fs *flag.FlagSet) string {
 	var b strings.Builder
 	fs.SetOutput(&b)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)
-	// Flags are written the way the commands are documented: --name.
-	flags := strings.ReplaceAll("\n"+b.String(), "\n  -", "\n  --")[1:]
-	return &HelpError{Name: fs.Name(), Args: PositionalOf(fs), Synopsis: synopsis(fs, ""), Flags: flags}
+	return strings.ReplaceAll("\n"+b.String(), "\n  -", "\n  --")[1:]
 }
 
 // Exit reports err as Report does, on stderr, except the help that -h asked
