@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyrite/keyrite/internal/base/cli/clitest"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 
@@ -175,7 +176,30 @@ func TestUsage(t *testing.T) {
 		}
 	}
 	var out, errb bytes.Buffer
-	if code := run([]string{"-h"}, &out, &errb, nil); code != 0 || !strings.Contains(out.String(), "[--sd-delay DURATION]") || !strings.Contains(out.String(), "[--fail-5xx N]") {
+	if code := run([]string{"-h"}, &out, &errb, nil); code != 0 || !strings.Contains(out.String(), "\n  --sd-delay DURATION\n") || !strings.Contains(out.String(), "\n  --fail-5xx N\n") {
 		t.Errorf("-h: exit %d: %s", code, out.String())
+	}
+}
+
+// TestCommandTable walks the whole command table: every command's -h is
+// generated from its flags (exit 0, a usage line with its name and required
+// flags, every flag named) and an unknown flag is echoed as typed, with a
+// hint, also when serve is left implicit.
+func TestCommandTable(t *testing.T) {
+	var names []string
+	for _, c := range commands {
+		names = append(names, c.Name)
+	}
+	call := func(args []string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb, nil)
+		return code, out.String(), errb.String()
+	}
+	clitest.CheckCommands(t, prog, names, call)
+	if code, _, stderr := call([]string{"--no-such-flag"}); code != 2 || !strings.Contains(stderr, "keyrite-emulator: error: unknown flag --no-such-flag\nkeyrite-emulator: hint: ") {
+		t.Errorf("--no-such-flag (serve implied): exit %d: %s", code, stderr)
+	}
+	if code, stdout, _ := call([]string{"serve", "-h"}); code != 0 || !strings.HasPrefix(stdout, "usage: keyrite-emulator serve --state DIR [flags]\n") {
+		t.Errorf("serve -h: exit %d: %s", code, stdout)
 	}
 }
