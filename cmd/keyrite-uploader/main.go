@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/internal/base/buildinfo"
 	"github.com/keyrite/keyrite/internal/base/cli"
 	"github.com/keyrite/keyrite/internal/base/fsx"
@@ -318,8 +319,13 @@ func runKEKCreate(e *env, args []string) error {
 		return cli.WithHint(fmt.Errorf("the KEK was created as %s but %w", kek.Kid, err),
 			"download its public key with `az keyvault key download --id "+kek.Kid+" --file KEK.pem`")
 	}
-	der, _ := x509.MarshalPKIXPublicKey(kek.Public)
-	fp := words.Sum(der)
+	// The words `keyrite kek inspect` shows for this file offline: the same
+	// parser, so the same bytes (the SPKI DER) are hashed.
+	off, err := byok.ParseKEK(kek.PEM, kek.Kid)
+	if err != nil {
+		return err
+	}
+	fp := off.Fingerprint()
 	if c.json {
 		return cli.PrintJSON(e.stdout, map[string]any{"kid": kek.Kid, "size": *size, "out": *out, "spki_sha256": fp.Hex(), "words": fp.Words()})
 	}
@@ -486,9 +492,21 @@ func runSDExchangeKey(e *env, args []string) error {
 		return err
 	}
 	x := securitydomain.X5T256(cert)
+	fp := exchangeKeyFingerprint(cert)
 	if c.json {
-		return cli.PrintJSON(e.stdout, map[string]any{"out": *out, "x5t_256": x})
+		return cli.PrintJSON(e.stdout, map[string]any{"out": *out, "x5t_256": x, "sha256": fp.Hex(), "words": fp.Words()})
 	}
 	fmt.Fprintf(e.stdout, "exchange key certificate saved to %s (x5t#S256 %s)\n", *out, x)
+	fmt.Fprintf(e.stderr, "%s: certificate SHA-256 %s\n%s: words: %s\n", prog, fp.Hex(), prog, fp.Words())
 	return nil
+}
+
+// exchangeKeyFingerprint is the exchange key's fingerprint as both sides
+// show it, so that the witness at the offline workstation can compare the
+// words read out here: the SHA-256 of the certificate's DER (cert.Raw, the
+// bytes x5t#S256 is the base64url SHA-256 of; the same whether the service
+// sent it as PEM or in a transfer-key JSON), which the guided restore of
+// keyrite shows as words.Sum(Cert.Raw) of the exchange key file it reads.
+func exchangeKeyFingerprint(cert *x509.Certificate) words.Fingerprint {
+	return words.Sum(cert.Raw)
 }
