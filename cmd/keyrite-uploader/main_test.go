@@ -190,7 +190,7 @@ func TestSDCommands(t *testing.T) {
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, res2.Blob.Marshal(), 0o644)
 	runCLI(t, append([]string{"sd", "upload", "--hsm", hsm, "--blob", bad}, common...)...).
-		want(t, 1, "keyrite-uploader: error: sd upload: uploader: security-domain upload: the service answered 400 BadParameter (InvalidRestoreBlob): The restore blob could not be opened with this HSM's exchange key: restore blob is wrapped to certificate", "not the exchange certificate")
+		want(t, 1, "keyrite-uploader: error: sd upload: uploader: security-domain upload: the service answered 400 BadParameter (InvalidRestoreBlob): The restore blob is wrapped to certificate "+res2.Blob.X5T256+", not to this HSM's exchange certificate "+securitydomain.X5T256(exCert)+"\n")
 }
 
 // testCustodians loads the test wrapping keys and their certificates.

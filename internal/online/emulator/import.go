@@ -9,6 +9,7 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -168,9 +169,9 @@ func (e *Emulator) openImport(svc service, spec *importSpec) (*keyRecord, *badPa
 	if perr != nil {
 		return nil, perr
 	}
-	pt, err := unwrapBYOK(kek, ciphertext)
-	if err != nil {
-		return nil, &badParam{msg: fmt.Sprintf("The BYOK blob does not unwrap with key exchange key %s: %s", kid, err), inner: "BYOKUnwrapFailed"}
+	pt, perr := unwrapBYOK(kek, kid, ciphertext)
+	if perr != nil {
+		return nil, perr
 	}
 	defer wipe(pt)
 	rec, perr := checkPlaintext(spec.Kty, spec.Crv, pt)
@@ -271,7 +272,7 @@ func checkPlaintext(kty, crv string, pt []byte) (*keyRecord, *badParam) {
 			wipeKey(k)
 			return nil, importErr("the wrapped key is a bare SEC1 ECPrivateKey; the service expects it inside a PKCS#8 PrivateKeyInfo")
 		}
-		return nil, importErr("the wrapped key is not a valid PKCS#8 private key: %s", strings.TrimPrefix(err.Error(), "x509: "))
+		return nil, importErr("%s", because("the wrapped key is not a PKCS#8 private key the service accepts", err))
 	}
 	defer wipeKey(key)
 	switch kty {
@@ -367,8 +368,18 @@ func allZero(b []byte) bool {
 	return true
 }
 
+// asn1Msg says what is wrong with DER that encoding/asn1 refused: its
+// syntax and structural errors' messages, else the error as it is.
 func asn1Msg(err error) string {
-	return strings.TrimPrefix(err.Error(), "asn1: ")
+	var syn asn1.SyntaxError
+	var st asn1.StructuralError
+	switch {
+	case errors.As(err, &syn):
+		return syn.Msg
+	case errors.As(err, &st):
+		return st.Msg
+	}
+	return err.Error()
 }
 
 // wipe clears b as a best effort.

@@ -179,7 +179,7 @@ func decodeDownload(body []byte) (*downloadRequest, *badParam) {
 		}
 		cert, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, badf("%s.x5c[0] is not an X.509 certificate: %s", where, trimPkg(err))
+			return nil, badf("%s", because(where+".x5c[0] is not an X.509 certificate", err))
 		}
 		pub, ok := cert.PublicKey.(*rsa.PublicKey)
 		if !ok {
@@ -249,7 +249,7 @@ func (e *Emulator) sdDownload(w http.ResponseWriter, r *http.Request, svc servic
 	}
 	sdText, err := newSecurityDomain(req.Certs, req.Required, st.Payloads)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "InternalError", "producing the security domain failed: "+trimPkg(err), "")
+		writeError(w, http.StatusInternalServerError, "InternalError", because("producing the security domain failed", err), "")
 		return
 	}
 	st.Activated = true
@@ -336,7 +336,7 @@ func (e *Emulator) sdTransferKey(w http.ResponseWriter, svc service) {
 	}
 	body, err := securitydomain.TransferKeyResponse(cert)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "InternalError", "encoding the transfer key failed: "+trimPkg(err), "")
+		writeError(w, http.StatusInternalServerError, "InternalError", because("encoding the transfer key failed", err), "")
 		return
 	}
 	if e.cfg.TransferKeyAsObject {
@@ -412,7 +412,7 @@ func (e *Emulator) sdUpload(w http.ResponseWriter, r *http.Request, svc service)
 	}
 	payloads, err := openRestoreBlob(blob, priv, cert)
 	if err != nil {
-		fail("The restore blob could not be opened with this HSM's exchange key: "+trimPkg(err), "InvalidRestoreBlob")
+		fail(restoreBlobMessage(err), "InvalidRestoreBlob")
 		return
 	}
 	defer func() {

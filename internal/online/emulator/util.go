@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // strictUnmarshal decodes exactly one JSON value into v: no data after it,
@@ -23,7 +22,17 @@ func strictUnmarshal(data []byte, v any) error {
 			}
 			return fmt.Errorf("%s is a JSON %s; expected %s", f, te.Value, te.Type.String())
 		}
-		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se):
+			// Its text is the syntax error alone, without a prefix.
+			return fmt.Errorf("not valid JSON at byte %d: %w", se.Offset, se)
+		case errors.Is(err, io.EOF):
+			return errors.New("no JSON value: the body is empty")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return errors.New("truncated JSON")
+		}
+		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("data after the JSON value")

@@ -312,7 +312,7 @@ func TestSecurityDomainRoundTrip(t *testing.T) {
 			}
 			_, err = env.client.UploadSecurityDomain(ctx(t), hsm, res2.Blob.Marshal())
 			var se *ServiceError
-			if !errors.As(err, &se) || se.Status != 400 || !strings.Contains(se.Message, "not the exchange certificate") {
+			if !errors.As(err, &se) || se.Status != 400 || !strings.Contains(se.Message, "not to this HSM's exchange certificate "+securitydomain.X5T256(exCert)) {
 				t.Errorf("wrong exchange key: err = %v", err)
 			}
 		})
