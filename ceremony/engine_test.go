@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/ceremonytest"
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/base/words"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 
@@ -39,7 +41,7 @@ const (
 func engine(ui ceremony.UI) *ceremony.Engine { return &ceremony.Engine{UI: ui} }
 
 func TestIntakeKEKFromPEM(t *testing.T) {
-	ui := ceremonytest.New(t, kekPEM, kid, "y")
+	ui := ceremonytest.New(t, kekPEM, kid, kekWords(t, kekPEM))
 	kek, err := engine(ui).IntakeKEK()
 	if err != nil {
 		t.Fatal(err)
@@ -50,11 +52,11 @@ func TestIntakeKEKFromPEM(t *testing.T) {
 	fp := kek.Fingerprint()
 	first8 := strings.Join(strings.Fields(fp.Words())[:8], " ")
 	ui.Contains("kid:", kid, "RSA 2048 bits", fp.Hex(), first8,
-		"? Do these words match what the online side read aloud? [y/n] → yes", "KEK confirmed")
+		"? Type the first 4 or more words the online side reads out →", "KEK confirmed")
 }
 
 func TestIntakeKEKFromJSONAsksNoKid(t *testing.T) {
-	ui := ceremonytest.New(t, kekJSON, "y")
+	ui := ceremonytest.New(t, kekJSON, kekWords(t, kekJSON))
 	kek, err := engine(ui).IntakeKEK()
 	if err != nil || kek.Kid != kid {
 		t.Fatal(kek, err)
@@ -70,7 +72,7 @@ func TestIntakeKEKAsksAgain(t *testing.T) {
 		vectors+"/byok/kek-rsa1024.pem",
 		kekPEM,
 		"https://keyrite-test.vault.azure.net/keys/kek-rsa2048", // no version
-		kid, "y")
+		kid, kekWords(t, kekPEM))
 	if _, err := engine(ui).IntakeKEK(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,12 +82,37 @@ func TestIntakeKEKAsksAgain(t *testing.T) {
 	}
 }
 
-func TestIntakeKEKNotConfirmed(t *testing.T) {
-	ui := ceremonytest.New(t, kekJSON, "n")
+// TestIntakeKEKWordsDiffer: words typed back that differ from the KEK's
+// are refused with the word that differs, and asked again; the flow goes on
+// only with words that agree.
+func TestIntakeKEKWordsDiffer(t *testing.T) {
+	good := kekWords(t, kekJSON)
+	ws := strings.Fields(good)
+	bad := strings.Join(append([]string{ws[0], ws[1], "aardvark"}, ws[3:]...), " ")
+	ui := ceremonytest.New(t, kekJSON, ws[0], bad, strings.ToUpper(good))
+	if _, err := engine(ui).IntakeKEK(); err != nil {
+		t.Fatal(err)
+	}
+	ui.Contains("type at least the first 4 words", `word 3 is "`+strings.ToLower(ws[2])+`" here, but "aardvark" was typed`)
+}
+
+func TestIntakeKEKWordsNeverAgree(t *testing.T) {
+	ui := ceremonytest.New(t, kekJSON, "a b c d", "a b c d", "a b c d", "a b c d", "a b c d")
 	_, err := engine(ui).IntakeKEK()
-	if !errors.Is(err, ceremony.ErrNotConfirmed) {
+	if !errors.Is(err, ceremony.ErrTooManyAttempts) {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// kekWords is the first four words of the KEK file's fingerprint, as the
+// online side reads them out.
+func kekWords(t *testing.T, path string) string {
+	t.Helper()
+	k, err := byok.ParseKEK(mustRead(t, path), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(strings.Fields(k.Fingerprint().Words())[:4], " ")
 }
 
 func TestIntakeKEKCancelled(t *testing.T) {
@@ -96,9 +123,8 @@ func TestIntakeKEKCancelled(t *testing.T) {
 }
 
 func TestIntakeKEKTooManyAttempts(t *testing.T) {
-	ui := ceremonytest.New(t, "a", "b", "c")
+	ui := ceremonytest.New(t, "a", "b", "c", "d", "e")
 	e := engine(ui)
-	e.MaxAttempts = 3
 	if _, err := e.IntakeKEK(); !errors.Is(err, ceremony.ErrTooManyAttempts) {
 		t.Fatalf("got %v", err)
 	}
@@ -159,20 +185,20 @@ func TestBYOKExportSoftAES(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "taken.byok"), nil, 0o644)
 
 	ui := ceremonytest.New(t,
-		kekPEM, mhsmKid, "y", // KEK intake (AES keys go to a Managed HSM)
+		kekPEM, mhsmKid, kekWords(t, kekPEM), // KEK intake (AES keys go to a Managed HSM)
 		"2",                              // key file
 		keyFile,                          //
 		filepath.Join(dir, "taken.byok"), // refused: exists
 		filepath.Join(dir, "x.txt"),      // refused: not .byok
 		out,
 		"", // default name
-		"y",
+		"1",
 	)
 	if err := engine(ui).BYOKExport(); err != nil {
 		t.Fatalf("%v\n%s", err, ui.Log())
 	}
 	ui.Contains("taken.byok already exists; keyrite never overwrites", "must end in .byok",
-		"name:      app-key", "Export now? [y/n] → yes", "ok: Exported AES-256")
+		"name:", "app-key", "Export now?", " → 1", "ok: Exported AES-256", "KCV:")
 	if got := unwrapIndependently(t, out); !bytes.Equal(got, key) {
 		t.Fatal("the unwrapped key differs from the key that went in")
 	}
@@ -191,14 +217,14 @@ func TestBYOKExportSoftEC(t *testing.T) {
 	keyFile := filepath.Join(dir, "ec.pem")
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 	out := filepath.Join(dir, "ec.byok")
-	ui := ceremonytest.New(t, kekJSON, "y", "2", keyFile, out, "my-ec-key", "y")
+	ui := ceremonytest.New(t, kekJSON, kekWords(t, kekJSON), "2", keyFile, out, "my-ec-key", "1")
 	if err := engine(ui).BYOKExport(); err != nil {
 		t.Fatalf("%v\n%s", err, ui.Log())
 	}
 	if got := unwrapIndependently(t, out); !bytes.Equal(got, der) {
 		t.Fatal("the unwrapped key differs from the key that went in")
 	}
-	ui.Contains("EC P-256 key from", "name:      my-ec-key")
+	ui.Contains("(EC P-256)", "name:", "my-ec-key", "public words:")
 }
 
 func TestBYOKExportNotConfirmedWritesNothing(t *testing.T) {
@@ -207,7 +233,7 @@ func TestBYOKExportNotConfirmedWritesNothing(t *testing.T) {
 	keyFile := filepath.Join(dir, "k.bin")
 	os.WriteFile(keyFile, key, 0o600)
 	out := filepath.Join(dir, "k.byok")
-	ui := ceremonytest.New(t, kekJSON, "y", "2", keyFile, out, "", "n")
+	ui := ceremonytest.New(t, kekJSON, kekWords(t, kekJSON), "2", keyFile, out, "", "3")
 	if err := engine(ui).BYOKExport(); !errors.Is(err, ceremony.ErrNotConfirmed) {
 		t.Fatal(err)
 	}
@@ -227,14 +253,14 @@ func TestBYOKExportPKCS11Backend(t *testing.T) {
 	var got ceremony.ExportRequest
 	var pinSeen string
 	e := engine(nil)
-	ui := ceremonytest.New(t, kekJSON, "y", "1",
+	ui := ceremonytest.New(t, kekJSON, kekWords(t, kekJSON), "1",
 		"pkcs11:token=vendor;object=app-key", // no module-path
-		uri, out, "", "y", "1234")
+		uri, out, "", "1", "1234")
 	e.UI = ui
 	e.Backends.Export = func(req ceremony.ExportRequest) (*ceremony.ExportResult, error) {
 		got = req
 		pinSeen = string(req.PIN)
-		if !strings.Contains(ui.Log(), "Export now? [y/n] → yes") {
+		if !strings.Contains(ui.Log(), "Export now?") {
 			t.Error("backend called before the summary was confirmed")
 		}
 		// Stand in for the HSM: wrap an AES key in software.
@@ -247,15 +273,16 @@ func TestBYOKExportPKCS11Backend(t *testing.T) {
 			return nil, err
 		}
 		data := byok.NewBlob(kek, ct, "test").Marshal()
-		return &ceremony.ExportResult{Blob: data, Target: "AES-256"}, os.WriteFile(req.Out, data, 0o644)
+		res := &ceremony.ExportResult{Keys: []ceremony.ExportedKey{{Out: req.Out, Blob: data, Target: "AES-256"}}}
+		return res, os.WriteFile(req.Out, data, 0o644)
 	}
 	if err := e.BYOKExport(); err != nil {
 		t.Fatalf("%v\n%s", err, ui.Log())
 	}
-	if pinSeen != "1234" || got.Source != uri || got.Name != "app-key" || got.Out != out {
+	if pinSeen != "1234" || len(got.Sources) != 1 || got.Sources[0] != uri || got.Name != "" || got.Out != out {
 		t.Fatalf("request %+v pin %q", got, pinSeen)
 	}
-	ui.Contains("the URI needs ?module-path=", `key "app-key" on token "vendor"`, `? PIN for token "vendor" (not shown) (secret) → ****`)
+	ui.Contains("the URI needs ?module-path=", uri+" (type and size are checked at the export)", `? PIN for token "vendor" (not shown) (secret) → ****`)
 	if strings.Index(ui.Log(), "Export now?") > strings.Index(ui.Log(), "PIN for token") {
 		t.Error("PIN asked before the summary")
 	}
@@ -269,7 +296,7 @@ func TestSDRestoreWithKeyFiles(t *testing.T) {
 	out := filepath.Join(dir, "blob.json")
 	ui := ceremonytest.New(t,
 		sdSet+"/sd.json",
-		sdSet+"/exchange_cert.pem", "y",
+		sdSet+"/exchange_cert.pem", exchWords(t, sdSet+"/exchange_cert.pem"),
 		out, "y",
 		"2", vectors+"/sd/negative/foreign.pem", // custodian 1: a key with no share: refused, asked again
 		"2", sdSet+"/wrap_2.pem",
@@ -318,7 +345,7 @@ func checkBlob(t *testing.T, out, set string) {
 
 func TestSDRestoreTokenNotAvailable(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "blob.json")
-	ui := ceremonytest.New(t, sdSet+"/sd.json", sdSet+"/exchange_cert.pem", "y", out, "y", "1")
+	ui := ceremonytest.New(t, sdSet+"/sd.json", sdSet+"/exchange_cert.pem", exchWords(t, sdSet+"/exchange_cert.pem"), out, "y", "1")
 	if err := engine(ui).SDRestore(); !errors.Is(err, ceremony.ErrNotAvailable) {
 		t.Fatal(err)
 	}
@@ -329,10 +356,23 @@ func TestSDRestoreTokenNotAvailable(t *testing.T) {
 }
 
 func TestSDRestoreExchangeKeyNotConfirmed(t *testing.T) {
-	ui := ceremonytest.New(t, sdSet+"/sd.json", sdSet+"/exchange_cert.pem", "n")
-	if err := engine(ui).SDRestore(); !errors.Is(err, ceremony.ErrNotConfirmed) {
+	other := "aardvark aardvark aardvark aardvark"
+	ui := ceremonytest.New(t, sdSet+"/sd.json", sdSet+"/exchange_cert.pem", other, other, other, other, other)
+	if err := engine(ui).SDRestore(); !errors.Is(err, ceremony.ErrTooManyAttempts) {
 		t.Fatal(err)
 	}
+	ui.Contains("word 1 is")
+}
+
+// exchWords is the first four words of an exchange key certificate's
+// fingerprint (of its DER), as the online side reads them out.
+func exchWords(t *testing.T, path string) string {
+	t.Helper()
+	b, _ := pem.Decode(mustRead(t, path))
+	if b == nil {
+		t.Fatal("no PEM in ", path)
+	}
+	return strings.Join(strings.Fields(words.Sum(b.Bytes).Words())[:4], " ")
 }
 
 // TestSDRestoreTokenBackend uses the OpenCustodian seam with PEM keys
@@ -363,7 +403,7 @@ func TestSDRestoreTokenBackend(t *testing.T) {
 		open++
 		return securitydomain.Custodian{Name: uri, Cert: cert, Key: securitydomain.SoftwareKey(key)}, func() error { open--; return nil }, nil
 	}
-	ui := ceremonytest.New(t, sdSet+"/sd.json", sdSet+"/exchange_cert.pem", "y", out, "y",
+	ui := ceremonytest.New(t, sdSet+"/sd.json", sdSet+"/exchange_cert.pem", exchWords(t, sdSet+"/exchange_cert.pem"), out, "y",
 		"1", "wrap_1", "1111", "1", "wrap_2", "2222")
 	e.UI = ui
 	if err := e.SDRestore(); err != nil {
@@ -410,4 +450,69 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestBYOKExportFailureKeepsAnswers: a failed export (a wrong PIN) is shown
+// whole with its hint, and "try again" asks only for the PIN again: the
+// KEK, key and output answers are kept (before, the flow ended and the
+// operator started over).
+func TestBYOKExportFailureKeepsAnswers(t *testing.T) {
+	dir := t.TempDir()
+	module := filepath.Join(dir, "module.so")
+	os.WriteFile(module, nil, 0o644)
+	uri := "pkcs11:token=vendor;object=app-key;type=secret-key?module-path=" + module
+	out := filepath.Join(dir, "app.byok")
+	ui := ceremonytest.New(t, kekJSON, kekWords(t, kekJSON), "1", uri, out, "", "1",
+		"0000", // wrong PIN
+		"1",    // try again
+		"1234")
+	e := engine(ui)
+	calls := 0
+	e.Backends.Export = func(req ceremony.ExportRequest) (*ceremony.ExportResult, error) {
+		calls++
+		if string(req.PIN) != "1234" {
+			return nil, fmt.Errorf("export: %w", hsm.ErrPINIncorrect)
+		}
+		kek, _ := byok.ParseKEK(mustRead(t, kekJSON), "")
+		ct, err := byok.Wrap(kek, bytes.Repeat([]byte{7}, 32), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		data := byok.NewBlob(kek, ct, "test").Marshal()
+		res := &ceremony.ExportResult{Keys: []ceremony.ExportedKey{{Out: req.Out, Blob: data, Target: "AES-256"}}}
+		return res, os.WriteFile(req.Out, data, 0o644)
+	}
+	if err := e.BYOKExport(); err != nil {
+		t.Fatalf("%v\n%s", err, ui.Log())
+	}
+	if calls != 2 {
+		t.Fatalf("%d export calls", calls)
+	}
+	ui.Contains("error: The export failed; nothing was written", "PIN incorrect", "? What now?", "ok: Exported AES-256")
+	if n := strings.Count(ui.Log(), "? KEK file"); n != 1 {
+		t.Errorf("the KEK was asked %d times", n)
+	}
+}
+
+// TestBYOKExportChangeAnswers: "change the answers" at the summary goes
+// back to the keys with the earlier answers kept in the fields.
+func TestBYOKExportChangeAnswers(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "k.bin")
+	os.WriteFile(keyFile, bytes.Repeat([]byte{0xa5}, 32), 0o600)
+	out := filepath.Join(dir, "k.byok")
+	ui := ceremonytest.New(t, kekPEM, mhsmKid, kekWords(t, kekPEM), "2", keyFile, filepath.Join(dir, "first.byok"), "", "2",
+		"2", keyFile, out, "k2", "1")
+	if err := engine(ui).BYOKExport(); err != nil {
+		t.Fatalf("%v\n%s", err, ui.Log())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "first.byok")); err == nil {
+		t.Error("the first answer's output was written")
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Error(err)
+	}
+	if n := strings.Count(ui.Log(), "? KEK file"); n != 1 {
+		t.Errorf("the KEK was asked %d times", n)
+	}
 }

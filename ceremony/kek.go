@@ -1,8 +1,8 @@
 package ceremony
 
 import (
+	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/keyrite/keyrite/byok"
 )
@@ -10,56 +10,103 @@ import (
 // maxKEKFile bounds a KEK file (a PEM public key or a JSON key object).
 const maxKEKFile = 1 << 20
 
-// IntakeKEK is the KEK-intake step: it asks for the KEK file and, when the
-// file does not carry it, the kid; validates both with byok.ParseKEK (as
-// `keyrite kek inspect` does); shows the kid, size, SHA-256 and PGP word list;
-// and asks the person to confirm that the words match what the online side
-// read aloud. Anything but a yes stops the flow with ErrNotConfirmed.
-func (e *Engine) IntakeKEK() (*byok.KEK, error) {
-	e.UI.Show(Message{Kind: Heading, Title: "Key Exchange Key (KEK)",
-		Text: "The KEK file is what `az keyvault key download --encoding PEM` wrote on the online side,\nor the JSON of `az keyvault key show`."})
+// minTypedWords is how many of a fingerprint's words the witness types back
+// from what the online side reads out.
+const minTypedWords = 4
+
+// kekForm asks for the KEK file and, when the file does not carry it, the
+// kid; both are checked as they are answered (byok.ParseKEK, as `keyrite kek
+// inspect` does).
+type kekForm struct {
+	file, kid *FormField
+	kek       *byok.KEK
+}
+
+func newKEKForm() *kekForm {
+	k := &kekForm{}
 	var data []byte
-	var kek *byok.KEK
-	_, err := e.askValid("KEK file", false, func(path string) error {
-		b, err := readInput(path, "KEK file", maxKEKFile)
-		if err != nil {
-			return err
-		}
-		k, err := byok.ParseKEK(b, "")
-		if err != nil {
-			return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "byok: "))
-		}
-		data, kek = b, k
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if kek.Kid == "" {
-		_, err := e.askValid("KEK key identifier (kid), with its version: https://VAULT.vault.azure.net/keys/NAME/VERSION", false, func(kid string) error {
-			k, err := byok.ParseKEK(data, kid)
+	k.file = &FormField{Key: "kek", Title: "KEK file", Kind: PathField,
+		Help: "what `az keyvault key download --encoding PEM` wrote on the online side, or the JSON of `az keyvault key show`",
+		Check: func(path string) error {
+			b, err := readInput(path, "KEK file", maxKEKFile)
 			if err != nil {
-				return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "byok: "))
+				return err
 			}
-			kek = k
+			kk, err := byok.ParseKEK(b, "")
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			data, k.kek = b, kk
 			return nil
-		})
+		},
+		Status: func(string) string {
+			if k.kek == nil {
+				return ""
+			}
+			return fmt.Sprintf("RSA %d bits, kid %s", k.kek.Bits(), orNone(k.kek.Kid))
+		}}
+	k.kid = &FormField{Key: "kid", Title: "KEK key identifier (kid), with its version",
+		Help: "https://VAULT.vault.azure.net/keys/NAME/VERSION, as `az keyvault key show --query key.kid` prints it; empty when the KEK file carries it",
+		Skip: func() bool { return k.kek != nil && k.kek.Kid != "" && k.kid.Value == "" },
+		Check: func(kid string) error {
+			kk, err := byok.ParseKEK(data, kid)
+			if err != nil {
+				return err
+			}
+			k.kek = kk
+			return nil
+		}}
+	return k
+}
+
+// IntakeKEK is the KEK-intake step: a form for the KEK file and kid, then
+// the fingerprint as words, which the witness checks by typing back the
+// first words that the online side (`keyrite-uploader kek create` or
+// `keyrite kek inspect` there) reads out. A mismatch is asked again; the
+// flow goes on only with words that agree.
+func (e *Engine) IntakeKEK() (*byok.KEK, error) {
+	return e.intakeKEK(newKEKForm())
+}
+
+func (e *Engine) intakeKEK(k *kekForm) (*byok.KEK, error) {
+	for {
+		f := &Form{Step: "KEK", Title: "Key Exchange Key (KEK)", Fields: []*FormField{k.file, k.kid}}
+		if err := AskForm(e.UI, f); err != nil {
+			return nil, err
+		}
+		err := e.checkKEKWords(k.kek)
+		if errors.Is(err, ErrBack) {
+			continue // back to the KEK form, answers kept
+		}
 		if err != nil {
 			return nil, err
 		}
+		return k.kek, nil
 	}
+}
+
+func (e *Engine) checkKEKWords(kek *byok.KEK) error {
 	fp := kek.Fingerprint()
 	e.UI.Show(Message{Kind: Info, Title: "Check the KEK with the online side",
-		Text: "Read the words aloud with the person at the online workstation (`keyrite kek inspect` there).",
+		Text: "The person at the online workstation reads out the KEK's words (`keyrite-uploader kek create` or `keyrite kek inspect` prints them).",
 		Fields: []Field{
 			{"kid", kek.Kid},
 			{"size", fmt.Sprintf("RSA %d bits", kek.Bits())},
 			{"SHA-256", fp.Hex()},
 			{"words", WordLines(fp.Words(), 8)},
 		}})
-	if err := e.confirm("Do these words match what the online side read aloud?", "the KEK fingerprint was not confirmed; stop and check the KEK file with the online side"); err != nil {
-		return nil, err
+	if err := e.typeBackWords("kek-words", "KEK words", fp.Words()); err != nil {
+		return err
 	}
 	e.UI.Show(Message{Kind: Success, Text: "KEK confirmed: " + fp.Short()})
-	return kek, nil
+	return nil
+}
+
+// typeBackWords asks the witness to type the first words of phrase as the
+// online side reads them out; only words that agree go on.
+func (e *Engine) typeBackWords(key, title, phrase string) error {
+	words := &FormField{Key: key, Title: fmt.Sprintf("Type the first %d or more words the online side reads out", minTypedWords),
+		Help:  "the witness types what they hear; nothing goes on unless the words agree",
+		Check: func(s string) error { return checkWords(s, phrase, minTypedWords) }}
+	return AskForm(e.UI, &Form{Title: title, Fields: []*FormField{words}})
 }

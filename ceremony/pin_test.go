@@ -32,7 +32,7 @@ func guidedLogin(t *testing.T, flags uint, pin string, afterPIN ...string) (*cer
 	dir := t.TempDir()
 	uri := tok.URI("app-key")
 	out := filepath.Join(dir, "app.byok")
-	answers := append([]string{kekJSON, "y", "1", uri, out, "", "y", pin}, afterPIN...)
+	answers := append([]string{kekJSON, kekWords(t, kekJSON), "1", uri, out, "", "1", pin}, afterPIN...)
 	ui := ceremonytest.New(t, answers...)
 	e := engine(ui)
 	e.Backends.Export = func(req ceremony.ExportRequest) (*ceremony.ExportResult, error) {
@@ -48,7 +48,8 @@ func guidedLogin(t *testing.T, flags uint, pin string, afterPIN ...string) (*cer
 			return nil, err
 		}
 		data := byok.NewBlob(kek, ct, "test").Marshal()
-		return &ceremony.ExportResult{Blob: data, Target: "AES-256"}, os.WriteFile(req.Out, data, 0o644)
+		res := &ceremony.ExportResult{Keys: []ceremony.ExportedKey{{Out: req.Out, Blob: data, Target: "AES-256"}}}
+		return res, os.WriteFile(req.Out, data, 0o644)
 	}
 	err := e.BYOKExport()
 	// Paths the log shows (random temp names, the module's URI) and hex
@@ -67,11 +68,12 @@ func guidedLogin(t *testing.T, flags uint, pin string, afterPIN ...string) (*cer
 func TestGuidedFinalTry(t *testing.T) {
 	const question = `? Token "vendor" reports that the next wrong PIN locks its user PIN: this is the last try. Try the PIN? [y/n]`
 	t.Run("no", func(t *testing.T) {
-		ui, f, err := guidedLogin(t, pkcs11.CKF_USER_PIN_FINAL_TRY, softhsmtest.PIN, "n")
-		if !errors.Is(err, hsm.ErrPINFinalTry) || f.Logins() != 0 {
+		ui, f, err := guidedLogin(t, pkcs11.CKF_USER_PIN_FINAL_TRY, softhsmtest.PIN, "n", "3")
+		if !errors.Is(err, ceremony.ErrStopped) || !errors.Is(err, hsm.ErrPINFinalTry) || f.Logins() != 0 {
 			t.Fatalf("%v (%d logins)\n%s", err, f.Logins(), ui.Log())
 		}
-		ui.Contains("warning: Last PIN try", "only its security officer can unlock it", question+" → no")
+		ui.Contains("warning: Last PIN try", "only its security officer can unlock it", question+" → no",
+			"error: The export failed; nothing was written", "? What now?")
 	})
 	t.Run("yes", func(t *testing.T) {
 		ui, f, err := guidedLogin(t, pkcs11.CKF_USER_PIN_FINAL_TRY, softhsmtest.PIN, "y")
@@ -90,10 +92,11 @@ func TestGuidedFinalTry(t *testing.T) {
 
 // TestGuidedLocked: a locked PIN is refused without a question or a try.
 func TestGuidedLocked(t *testing.T) {
-	ui, f, err := guidedLogin(t, pkcs11.CKF_USER_PIN_LOCKED, softhsmtest.PIN)
-	if !errors.Is(err, hsm.ErrPINLocked) || f.Logins() != 0 || strings.Contains(ui.Log(), "Try the PIN?") {
+	ui, f, err := guidedLogin(t, pkcs11.CKF_USER_PIN_LOCKED, softhsmtest.PIN, "3")
+	if !errors.Is(err, ceremony.ErrStopped) || !errors.Is(err, hsm.ErrPINLocked) || f.Logins() != 0 || strings.Contains(ui.Log(), "Try the PIN?") {
 		t.Fatalf("%v (%d logins)\n%s", err, f.Logins(), ui.Log())
 	}
+	ui.Contains("the user PIN is locked")
 }
 
 // TestGuidedCountLow: a wrong PIN entered earlier is a warning, shown

@@ -38,13 +38,14 @@ func (e *Engine) SDRestore() error {
 		return err
 	}
 	fp := words.Sum(exch.Cert.Raw)
-	e.UI.Show(Message{Kind: Info, Title: "Check the exchange key with the online side", Fields: []Field{
-		{"subject", exch.Cert.Subject.String()},
-		{"x5t#S256", securitydomain.X5T256(exch.Cert)},
-		{"SHA-256", fp.Hex()},
-		{"words", WordLines(fp.Words(), 8)},
-	}})
-	if err := e.confirm("Do these words match what the online side read aloud?", "the exchange key was not confirmed; stop and check it with the online side"); err != nil {
+	e.UI.Show(Message{Kind: Info, Title: "Check the exchange key with the online side",
+		Text: "The person at the online workstation reads out the exchange key's words (`keyrite-uploader sd exchange-key` prints them).", Fields: []Field{
+			{"subject", exch.Cert.Subject.String()},
+			{"x5t#S256", securitydomain.X5T256(exch.Cert)},
+			{"SHA-256", fp.Hex()},
+			{"words", WordLines(fp.Words(), 8)},
+		}})
+	if err := e.typeBackWords("exchange-key-words", "Exchange key words", fp.Words()); err != nil {
 		return err
 	}
 	out, err := e.askValid("Output restore blob file (.json)", false, sdop.CheckOutput)

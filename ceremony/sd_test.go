@@ -81,7 +81,7 @@ func TestSDRestoreCardsOnlyWhilePresent(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "blob.json")
 	cer := filepath.Join(dir, "cer")
-	ui := ceremonytest.New(t, sdSet+"/sd.json", sdSet+"/exchange_cert.pem", "y", out, "y",
+	ui := ceremonytest.New(t, sdSet+"/sd.json", sdSet+"/exchange_cert.pem", exchWords(t, sdSet+"/exchange_cert.pem"), out, "y",
 		"1", "wrap_1", "1111", // the token fails: refused, asked again
 		"1", "wrap_1", "1111",
 		"1", "wrap_2", "2222")
@@ -118,7 +118,7 @@ func TestSDRestoreRecordFailsWritesNothing(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "blob.json")
 	cer := filepath.Join(dir, "cer")
-	ui := ceremonytest.New(t, sdSet+"/sd.json", sdSet+"/exchange_cert.pem", "y", out, "y",
+	ui := ceremonytest.New(t, sdSet+"/sd.json", sdSet+"/exchange_cert.pem", exchWords(t, sdSet+"/exchange_cert.pem"), out, "y",
 		"2", sdSet+"/wrap_0.pem", "2", sdSet+"/wrap_1.pem")
 	e := &ceremony.Engine{UI: ui, CeremonyDir: cer}
 	restore := fsxfault.Set(fsxfault.Fault{Op: fsxfault.Link, Path: filepath.Join(cer, "artifacts", "restore_blob.json")})
@@ -139,7 +139,7 @@ func TestSDRestoreSecondInCeremonyRefused(t *testing.T) {
 	dir := t.TempDir()
 	cer := filepath.Join(dir, "cer")
 	for i, out := range []string{"a.json", "b.json"} {
-		answers := []string{sdSet + "/sd.json", sdSet + "/exchange_cert.pem", "y", filepath.Join(dir, out), "y"}
+		answers := []string{sdSet + "/sd.json", sdSet + "/exchange_cert.pem", exchWords(t, sdSet+"/exchange_cert.pem"), filepath.Join(dir, out), "y"}
 		if i == 0 {
 			answers = append(answers, "2", sdSet+"/wrap_0.pem", "2", sdSet+"/wrap_1.pem")
 		}

@@ -55,8 +55,12 @@ type (
 		step        string
 		done, total int
 	}
-	askMsg  *request
-	doneMsg struct{ err error }
+	askMsg   *request
+	doneMsg  struct{ err error }
+	stepsMsg struct {
+		steps   []string
+		current int
+	}
 )
 
 // Model is the Bubble Tea model of the guided ceremony.
@@ -74,6 +78,9 @@ type Model struct {
 	done          bool
 	err           error
 	problem       string
+	form          *activeForm // a form on screen, or nil
+	steps         stepsMsg    // the flow's step list
+	help          bool        // the help overlay is shown
 }
 
 // NewModel returns a model drawing with r (which fixes the colour profile)
@@ -93,6 +100,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
+		if m.form != nil {
+			m.form.huh = m.form.huh.WithWidth(max(20, m.width-2)).WithHeight(formHeight(m.height))
+		}
 	case showMsg:
 		m.history = append(m.history, ceremony.Message(msg))
 		m.scroll = 0
@@ -100,11 +110,35 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.progress = msg
 	case askMsg:
 		m.ask(msg)
+	case formMsg:
+		if m.cancelled {
+			msg.reply <- ceremony.ErrCancelled
+			return m, nil
+		}
+		m.form = newActiveForm(msg, m.width, m.height)
+		return m, m.form.huh.Init()
+	case stepsMsg:
+		m.steps = msg
 	case doneMsg:
 		m.done, m.err = true, msg.err
 		m.req = nil
 	case tea.KeyMsg:
+		if k := msg.String(); k == "f1" || (k == "?" && m.form == nil && m.req == nil || k == "?" && m.req != nil && m.req.kind != askText && m.req.kind != askSecret) {
+			m.help = !m.help
+			return m, nil
+		}
+		if m.help && (msg.Type == tea.KeyEsc || msg.String() == "q") {
+			m.help = false
+			return m, nil
+		}
+		if m.form != nil {
+			return m, m.formKey(msg)
+		}
 		return m, m.key(msg)
+	default:
+		if m.form != nil {
+			return m, m.updateForm(msg)
+		}
 	}
 	return m, nil
 }
@@ -163,6 +197,9 @@ func (m *Model) wipeSecret() {
 
 func (m *Model) cancel() {
 	m.cancelled = true
+	if m.form != nil {
+		m.finishForm(ceremony.ErrCancelled)
+	}
 	if m.req != nil {
 		m.wipeSecret()
 		m.answer(reply{err: ceremony.ErrCancelled})
@@ -259,8 +296,14 @@ func (m *Model) key(k tea.KeyMsg) tea.Cmd {
 // View implements tea.Model.
 func (m *Model) View() string {
 	w := max(m.width, 20)
+	if m.help {
+		return m.helpView(w)
+	}
 	var b strings.Builder
 	b.WriteString(m.header(w) + "\n")
+	if sl := m.stepLine(w); sl != "" {
+		b.WriteString(sl + "\n")
+	}
 	b.WriteString(m.st.rule.Render(strings.Repeat("─", w)) + "\n")
 	hist := m.historyLines(w)
 	h := m.historyHeight()
@@ -277,6 +320,59 @@ func (m *Model) View() string {
 	b.WriteString(m.st.rule.Render(strings.Repeat("─", w)) + "\n")
 	b.WriteString(strings.Join(m.footer(w), "\n"))
 	return b.String()
+}
+
+// stepLine is the flow's step list: done steps ticked, the current one
+// marked, the next ones plain; "" when no flow has set steps.
+func (m *Model) stepLine(w int) string {
+	if len(m.steps.steps) == 0 {
+		return ""
+	}
+	var parts []string
+	for i, s := range m.steps.steps {
+		switch {
+		case i < m.steps.current:
+			parts = append(parts, m.st.success.Render("✓ "+s))
+		case i == m.steps.current:
+			parts = append(parts, m.st.selected.Render("▸ "+s))
+		default:
+			parts = append(parts, m.st.dim.Render("· "+s))
+		}
+	}
+	line := strings.Join(parts, "  ")
+	if lipgloss.Width(line) > w {
+		// Too narrow for every name: the current step and the count.
+		cur := min(m.steps.current, len(m.steps.steps)-1)
+		line = clip(fmt.Sprintf("step %d of %d: %s", m.steps.current+1, len(m.steps.steps), m.steps.steps[cur]), w)
+	}
+	return line
+}
+
+// helpText is the help overlay's text.
+const helpText = `Keys
+  Enter        answer, or go to the next field
+  Tab          next field          Shift-Tab   previous field (on the first: back a step)
+  Esc          back to the previous step, answers kept
+  ↑/↓ j/k      move in a list      space or x  pick in a multi-choice list
+  /            filter a list       y / n       answer a yes/no question
+  PgUp/PgDn    scroll the history  Ctrl-U      clear the input
+  Ctrl-C       cancel the flow (nothing more is done)
+  ? or F1      this help (Esc or q closes it)
+
+Nothing is done before a summary is confirmed. PINs are never shown,
+not even their length. Every answer and result stays in the history,
+and is printed to the terminal when the screen closes.`
+
+func (m *Model) helpView(w int) string {
+	var b strings.Builder
+	b.WriteString(m.header(w) + "\n")
+	b.WriteString(m.st.rule.Render(strings.Repeat("─", w)) + "\n")
+	for _, l := range strings.Split(helpText, "\n") {
+		for _, wl := range wrap(l, w) {
+			b.WriteString(wl + "\n")
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 func (m *Model) header(w int) string {
@@ -303,7 +399,11 @@ func (m *Model) footerLines() int {
 }
 
 func (m *Model) historyHeight() int {
-	return max(1, m.height-3-m.footerLines())
+	extra := 0
+	if len(m.steps.steps) > 0 {
+		extra = 1
+	}
+	return max(1, m.height-3-extra-m.footerLines())
 }
 
 func (m *Model) historyLines(w int) []string {
@@ -335,6 +435,9 @@ func (m *Model) footer(w int) []string {
 			return []string{m.st.error.Render(clip("stopped: "+m.err.Error(), w)), m.st.dim.Render("Enter or q to exit")}
 		}
 		return []string{m.st.success.Render("done"), m.st.dim.Render("Enter or q to exit")}
+	}
+	if m.form != nil {
+		return m.formFooter(w)
 	}
 	if m.req == nil {
 		if m.cancelled {

@@ -36,6 +36,28 @@ func (b *bridge) ask(r *request) reply {
 
 func (b *bridge) Show(m ceremony.Message) { b.send(showMsg(m)) }
 
+// Form implements ceremony.FormUI: the form is drawn whole, with huh.
+func (b *bridge) Form(f *ceremony.Form, opts map[string][]ceremony.Option) error {
+	r := &formRequest{form: f, opts: opts, reply: make(chan error, 1)}
+	select {
+	case <-b.done:
+		return ceremony.ErrCancelled
+	default:
+	}
+	b.send(formMsg(r))
+	select {
+	case err := <-r.reply:
+		return err
+	case <-b.done:
+		return ceremony.ErrCancelled
+	}
+}
+
+// Steps implements ceremony.StepsUI.
+func (b *bridge) Steps(steps []string, current int) {
+	b.send(stepsMsg{steps: append([]string(nil), steps...), current: current})
+}
+
 func (b *bridge) Progress(step string, done, total int) {
 	b.send(progressMsg{step: step, done: done, total: total})
 }

@@ -69,6 +69,9 @@ func guidedError(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, ceremony.ErrStopped):
+		// The failure and its hints were shown in the flow.
+		return fmt.Errorf("ceremony stopped after the failure shown above; nothing more was done")
 	case errors.Is(err, ceremony.ErrCancelled):
 		return fmt.Errorf("ceremony cancelled; nothing more was done")
 	case errors.Is(err, ceremony.ErrNotConfirmed):

@@ -9,17 +9,23 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/tink-crypto/tink-go/v2/kwp/subtle"
 
+	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/ceremony"
 	"github.com/keyrite/keyrite/ceremony/ceremonytest"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/hsm/softhsmtest"
+	"github.com/keyrite/keyrite/internal/base/words"
 	"github.com/keyrite/keyrite/securitydomain"
 )
 
@@ -48,17 +54,19 @@ func TestGuidedExportFromSoftHSM(t *testing.T) {
 	// RSA: SoftHSM pads the PKCS#8, the pre-flight check fails, and the
 	// guided flow refuses as `keyrite byok export` does, writing nothing.
 	refused := filepath.Join(t.TempDir(), "rsa-key.byok")
-	ui := ceremonytest.New(t, tuiVectors+"/byok/kek-rsa2048.json", "y", "1", tok.URI("rsa-key"), refused, "", "y", tok.PIN)
+	ui := ceremonytest.New(t, tuiVectors+"/byok/kek-rsa2048.json", tuiKEKWords(t, tuiVectors+"/byok/kek-rsa2048.json"),
+		"2", tok.URI("rsa-key"), refused, "", "1", tok.PIN, "3") // 2: type the URI
 	e := &ceremony.Engine{UI: ui, Backends: guidedBackends()}
-	if err := e.BYOKExport(); err == nil || !strings.Contains(err.Error(), "pre-flight check failed") {
-		t.Fatalf("got %v", err)
+	if err := e.BYOKExport(); !errors.Is(err, export.ErrPreflight) || !errors.Is(err, ceremony.ErrStopped) {
+		t.Fatalf("got %v\n%s", err, ui.Log())
 	}
+	ui.Contains("pre-flight check failed", "hint:")
 	if _, err := os.Stat(refused); err == nil {
 		t.Fatal("output written after a failed pre-flight check")
 	}
 
 	out := filepath.Join(t.TempDir(), "app-key.byok")
-	ui = ceremonytest.New(t, kekPEM, mhsmKid, "y", "1", tok.URI("app-key"), out, "", "y", tok.PIN)
+	ui = ceremonytest.New(t, kekPEM, mhsmKid, tuiKEKWords(t, kekPEM), "2", tok.URI("app-key"), out, "", "1", tok.PIN)
 	e = &ceremony.Engine{UI: ui, Backends: guidedBackends()}
 	if err := e.BYOKExport(); err != nil {
 		t.Fatalf("%v\n%s", err, ui.Log())
@@ -70,6 +78,26 @@ func TestGuidedExportFromSoftHSM(t *testing.T) {
 	if got := tuiUnwrap(t, out); !bytes.Equal(got, key) {
 		t.Fatal("the unwrapped key differs from the key on the token")
 	}
+}
+
+// tuiKEKWords and tuiExchWords are the first four words of a KEK's or an
+// exchange key's fingerprint, as the online side reads them out.
+func tuiKEKWords(t *testing.T, path string) string {
+	t.Helper()
+	k, err := byok.ParseKEK(tuiRead(t, path), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(strings.Fields(k.Fingerprint().Words())[:4], " ")
+}
+
+func tuiExchWords(t *testing.T, path string) string {
+	t.Helper()
+	b, _ := pem.Decode(tuiRead(t, path))
+	if b == nil {
+		t.Fatal("no PEM in ", path)
+	}
+	return strings.Join(strings.Fields(words.Sum(b.Bytes).Words())[:4], " ")
 }
 
 func tuiUnwrap(t *testing.T, blobFile string) []byte {
@@ -129,7 +157,7 @@ func TestGuidedRestoreWithCards(t *testing.T) {
 		uris = append(uris, tok.URI("wrap"))
 	}
 	out := filepath.Join(t.TempDir(), "blob.json")
-	ui := ceremonytest.New(t, set+"/sd.json", set+"/exchange_cert.pem", "y", out, "y",
+	ui := ceremonytest.New(t, set+"/sd.json", set+"/exchange_cert.pem", tuiExchWords(t, set+"/exchange_cert.pem"), out, "y",
 		"1", uris[1], softhsmtest.PIN,
 		"1", uris[0], "0000", // wrong PIN: refused, asked again
 		"1", uris[0], softhsmtest.PIN)
@@ -138,7 +166,7 @@ func TestGuidedRestoreWithCards(t *testing.T) {
 		t.Fatalf("%v\n%s", err, ui.Log())
 	}
 	ui.Contains(`PIN for token "custodian-2" (not shown)`, "custodian 1: share opened (x=3",
-		`token "custodian-1": C_Login (token "custodian-1"): CKR_PIN_INCORRECT`,
+		`custodian: hsm: C_Login (token "custodian-1"): CKR_PIN_INCORRECT`,
 		"custodian 2: share opened (x=2", "ok: Restore blob written")
 	// Check the blob with the exchange private key.
 	kb := tuiRead(t, set+"/exchange_key.pem")
@@ -210,7 +238,55 @@ func TestGuidedOpenCustodian(t *testing.T) {
 		t.Fatalf("cancelled PIN prompt: %v", err)
 	}
 	_, _, err = guidedOpenCustodian("pkcs11:token=custodian-9?module-path="+tok.Module, nil, hsm.LoginOptions{})
-	if err == nil || err.Error() != "--wrapping-key pkcs11:token=custodian-9?module-path="+tok.Module+" names no key: add object=LABEL or id=ID" {
+	if err == nil || err.Error() != "--wrapping-key: custodian: key source pkcs11:token=custodian-9?module-path="+tok.Module+" names no key: add object=LABEL or id=ID" {
 		t.Fatalf("URI naming no key: %v", err)
+	}
+}
+
+// TestGuidedExportChosenFromList: the guided export lists the token's keys
+// (after one PIN) and exports three chosen from the list in one batch, on a
+// real SoftHSM2 token; a wrong PIN at the listing is asked again; each
+// .byok is opened independently and compared with the key that went in. A
+// key that is not extractable is listed but refused when chosen.
+func TestGuidedExportChosenFromList(t *testing.T) {
+	tok := softhsmtest.New(t, "vendor")
+	keys := map[string][]byte{}
+	for i, size := range []int{16, 24, 32} {
+		k := make([]byte, size)
+		rand.Read(k)
+		label := fmt.Sprintf("aes-%d", size*8)
+		keys[label] = k
+		tok.WriteSecretKey(t, k, softhsmtest.Options{Label: label, ID: fmt.Sprintf("1%d", i), Extractable: true, Sensitive: true})
+	}
+	tok.WriteSecretKey(t, bytes.Repeat([]byte{1}, 32), softhsmtest.Options{Label: "locked-in", ID: "20", Sensitive: true})
+	kekPEM := filepath.Join(t.TempDir(), "kek.pem")
+	os.WriteFile(kekPEM, tuiRead(t, tuiVectors+"/byok/kek-rsa2048.pem"), 0o644)
+	const mhsmKid = "https://keyrite-test.managedhsm.azure.net/keys/kek-rsa2048/07a6ce20546664152745a2aeb55dc57a"
+	outDir := filepath.Join(t.TempDir(), "out")
+
+	b := guidedBackends()
+	b.Discovery.Modules = func() []ceremony.ModuleChoice {
+		return []ceremony.ModuleChoice{{Path: tok.Module, Source: "test"}}
+	}
+	// Options are listed by label: aes-128, aes-192, aes-256, locked-in.
+	ui := ceremonytest.New(t, kekPEM, mhsmKid, tuiKEKWords(t, kekPEM),
+		"1", "1", "1", // list; the module; the token
+		"0000", tok.PIN, // a wrong PIN, then the right one
+		"4",    // locked-in: refused (not extractable)
+		"1-3",  // the three AES keys
+		outDir, // a new directory for the batch
+		"1")
+	e := &ceremony.Engine{UI: ui, Backends: b}
+	if err := e.BYOKExport(); err != nil {
+		t.Fatalf("%v\n%s", err, ui.Log())
+	}
+	ui.Contains("error: Wrong PIN", "locked-in is not extractable", "ok: Exported AES-128", "ok: Exported AES-192", "ok: Exported AES-256", "KCV:")
+	for label, k := range keys {
+		if got := tuiUnwrap(t, filepath.Join(outDir, label+".byok")); !bytes.Equal(got, k) {
+			t.Errorf("%s: the unwrapped key differs from the key on the token", label)
+		}
+	}
+	if regexp.MustCompile(`(^|[^0-9A-Za-z])` + softhsmtest.PIN + `($|[^0-9A-Za-z])`).MatchString(ui.Log()) {
+		t.Error("the PIN is in the log")
 	}
 }
