@@ -153,7 +153,9 @@ func (s ModuleSearch) Modules() []ModuleCandidate {
 		}
 		if i, ok := byReal[real]; ok {
 			c := &out[i]
-			c.Sources = append(c.Sources, source)
+			if !slices.Contains(c.Sources, source) {
+				c.Sources = append(c.Sources, source)
+			}
 			if c.Product == "" {
 				c.Product = product
 			}

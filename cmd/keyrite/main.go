@@ -44,6 +44,9 @@ func commands() []command {
 		{Name: "transcript sign", Summary: "sign the current state of a ceremony transcript", Run: withSelfTest(runTranscriptSign)},
 		{Name: "transcript verify", Summary: "verify a ceremony transcript, its artifacts and signatures", Run: runTranscriptVerify},
 		{Name: "transcript show", Summary: "replay a ceremony transcript as a readable script", Run: runTranscriptShow},
+		{Name: "hsm modules", Summary: "list the PKCS#11 modules found on this machine (p11-kit, vendors' usual paths)", Run: runHSMModules},
+		{Name: "hsm tokens", Summary: "list a PKCS#11 module's slots and tokens, with their PIN counter flags", Run: runHSMTokens},
+		{Name: "hsm objects", Summary: "list the objects on a token, with the PKCS#11 URI naming each", Run: runHSMObjects},
 	}
 }
 
