@@ -47,6 +47,9 @@ func commands() []command {
 		{Name: "hsm modules", Summary: "list the PKCS#11 modules found on this machine (p11-kit, vendors' usual paths)", Run: runHSMModules},
 		{Name: "hsm tokens", Summary: "list a PKCS#11 module's slots and tokens, with their PIN counter flags", Run: runHSMTokens},
 		{Name: "hsm objects", Summary: "list the objects on a token, with the PKCS#11 URI naming each", Run: runHSMObjects},
+		{Name: "plan new", Summary: "write a commented ceremony plan template (byok, activation, restore)", Run: runPlanNew},
+		{Name: "plan check", Summary: "check a ceremony plan and print its numbered script", Run: runPlanCheck},
+		{Name: "plan sign", Summary: "co-sign a ceremony plan as a reviewer", Run: withSelfTest(runPlanSign)},
 	}
 }
 
