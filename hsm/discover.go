@@ -874,6 +874,14 @@ type TokenWait struct {
 	// Uninitialized: count tokens not yet initialised too (blank cards to
 	// initialise); by default only initialised tokens count.
 	Uninitialized bool
+	// Rescan finalises and initialises the module again before each poll
+	// (C_Finalize, C_Initialize), for modules that read their tokens only
+	// at C_Initialize: SoftHSM does not see a token another process
+	// initialises (or removes) until then. It ends every session open on
+	// the module, so WaitForToken refuses it when the module is in use
+	// elsewhere in the process (loaded more than once) or was initialised
+	// by someone else.
+	Rescan bool
 }
 
 func (w TokenWait) match(t TokenEntry, before map[string]bool) bool {
@@ -901,7 +909,8 @@ func tokenKey(t TokenEntry) string {
 //
 // A module sees what its C_Initialize saw and what changes through it: a
 // card reader reports insertions, but SoftHSM does not see a token
-// initialised by another process until the module is loaded again.
+// initialised by another process until it is initialised again (set
+// w.Rescan).
 func WaitForToken(ctx context.Context, m *Module, w TokenWait, interval time.Duration) (TokenEntry, error) {
 	if interval <= 0 {
 		interval = time.Second
@@ -920,7 +929,12 @@ func WaitForToken(ctx context.Context, m *Module, w TokenWait, interval time.Dur
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for {
+	for first := true; ; first = false {
+		if w.Rescan && !first {
+			if err := m.reinitialize(); err != nil {
+				return TokenEntry{}, err
+			}
+		}
 		ts, err := m.Tokens()
 		if err != nil && !transientSlotErr(err) {
 			return TokenEntry{}, err
@@ -950,6 +964,26 @@ func WaitForToken(ctx context.Context, m *Module, w TokenWait, interval time.Dur
 		case <-tick.C:
 		}
 	}
+}
+
+// reinitialize finalises and initialises the module again (TokenWait.Rescan).
+func (m *Module) reinitialize() error {
+	modMu.Lock()
+	defer modMu.Unlock()
+	switch {
+	case m.refs > 1:
+		return fmt.Errorf("hsm: cannot rescan module %s for tokens: it is loaded %d times in this process, and rescanning would end the others' sessions", m.Path, m.refs)
+	case !m.finalize:
+		return fmt.Errorf("hsm: cannot rescan module %s for tokens: another user of the library initialised it", m.Path)
+	}
+	if err := m.p.Finalize(); err != nil {
+		return fmt.Errorf("hsm: rescanning module %s for tokens: %w", m.Path, wrapErr("C_Finalize", "", err))
+	}
+	if err := m.p.Initialize(); err != nil {
+		m.finalize = false // nothing left to finalise
+		return fmt.Errorf("hsm: rescanning module %s for tokens: %w", m.Path, wrapErr("C_Initialize", "", err))
+	}
+	return nil
 }
 
 // transientSlotErr: errors a card reader gives while a card is being

@@ -601,3 +601,72 @@ func BenchmarkListObjects1000(b *testing.B) {
 		}
 	}
 }
+
+// TestWaitForTokenRescan: with Rescan, a token another process initialises
+// (softhsm2-util) is seen; without it SoftHSM would not see it. Rescan is
+// refused on a module loaded twice.
+func TestWaitForTokenRescan(t *testing.T) {
+	conf, dir := softhsmtest.Env(t)
+	a := softhsmtest.AddToken(t, conf, dir, "custodian-1")
+	m, err := hsm.Load(a.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	first, err := m.FindToken(hsm.TokenFilter{Label: "custodian-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type result struct {
+		e   hsm.TokenEntry
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		e, err := hsm.WaitForToken(ctx, m, hsm.TokenWait{New: true, Rescan: true}, 20*time.Millisecond)
+		done <- result{e, err}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	softhsmtest.AddToken(t, conf, dir, "custodian-2")
+	r := <-done
+	if r.err != nil || r.e.Token.Label != "custodian-2" || r.e.Token.Serial == first.Token.Serial {
+		t.Fatalf("WaitForToken = %+v, %v", r.e, r.err)
+	}
+	// The module works after the rescans.
+	if _, err := m.FindToken(hsm.TokenFilter{Label: "custodian-2"}); err != nil {
+		t.Fatal(err)
+	}
+
+	m2, err := hsm.Load(a.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	_, err = hsm.WaitForToken(ctx2, m, hsm.TokenWait{Filter: hsm.TokenFilter{Label: "nope"}, Rescan: true}, 10*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "loaded 2 times") {
+		t.Errorf("rescan of a shared module: %v", err)
+	}
+}
+
+// TestTokensWithoutSlotInfo: a PKCS11 without C_GetSlotInfo (a fake or
+// decorator) still lists its tokens, present by C_GetSlotList.
+func TestTokensWithoutSlotInfo(t *testing.T) {
+	tok := softhsmtest.New(t, "vendor")
+	c := &counting{PKCS11: pkcs11.New(tok.Module)}
+	m, err := hsm.LoadWith(c, tok.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ts, err := m.Tokens()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 || !ts[0].Present || ts[0].SlotDescription != "" {
+		t.Errorf("%+v", ts)
+	}
+}
