@@ -75,19 +75,24 @@ func (e *Engine) Run() error {
 			return err
 		}
 	}
-	i, err := e.UI.Choose("What do you want to do?", flowNames)
-	if err != nil {
-		return err
+	for {
+		i, err := e.UI.Choose("What do you want to do?", flowNames)
+		if err != nil {
+			return err
+		}
+		switch i {
+		case 0:
+			err = e.BYOKExport()
+		case 1:
+			err = e.SDRestore()
+		case 2:
+			err = e.Drill()
+		}
+		// Back from a flow's first step returns to this menu.
+		if !errors.Is(err, ErrBack) {
+			return err
+		}
 	}
-	switch i {
-	case 0:
-		return e.BYOKExport()
-	case 1:
-		return e.SDRestore()
-	case 2:
-		return e.Drill()
-	}
-	return nil
 }
 
 func (e *Engine) askCeremonyDir() error {

@@ -43,7 +43,10 @@ func newKEKForm() *kekForm {
 			if k.kek == nil {
 				return ""
 			}
-			return fmt.Sprintf("RSA %d bits, kid %s", k.kek.Bits(), orNone(k.kek.Kid))
+			if k.kek.Kid == "" {
+				return fmt.Sprintf("RSA %d bits; the file carries no kid: type it below", k.kek.Bits())
+			}
+			return fmt.Sprintf("RSA %d bits, kid %s", k.kek.Bits(), k.kek.Kid)
 		}}
 	k.kid = &FormField{Key: "kid", Title: "KEK key identifier (kid), with its version",
 		Help: "https://VAULT.vault.azure.net/keys/NAME/VERSION, as `az keyvault key show --query key.kid` prints it; empty when the KEK file carries it",

@@ -133,8 +133,10 @@ const maxModuleConfig = 64 << 10
 
 // Modules lists the modules s finds: p11-kit's configured modules first
 // (by file name), then the well-known paths that exist, each once by real
-// path. Files that do not exist, unreadable or malformed .module files,
-// and modules disabled for every program are left out.
+// path. Libraries that do not exist and unreadable or malformed .module
+// files are left out. (enable-in and disable-in, which name the programs
+// p11-kit's proxy loads a module in, are not applied: keyrite loads the
+// module itself.)
 func (s ModuleSearch) Modules() []ModuleCandidate {
 	var out []ModuleCandidate
 	byReal := map[string]int{}
@@ -504,9 +506,10 @@ func KeyTypeByName(name string) (uint, bool) {
 
 // MatchText reports whether o matches query: every whitespace-separated
 // term must be a case-insensitive substring of one of its label, hex id,
-// class, key type, size, curve, or one of the words "extractable",
-// "non-extractable", "sensitive", "never-extractable", "private",
-// "public", "session". An empty query matches everything.
+// class, key type, size, curve, or be one of the words "extractable",
+// "non-extractable", "sensitive", "never-extractable", "private" (visible
+// only after login) and "session" (not a token object). An empty query
+// matches everything.
 func MatchText(o ObjectInfo, query string) bool {
 	terms := strings.Fields(strings.ToLower(query))
 	if len(terms) == 0 {
@@ -648,6 +651,9 @@ func (s *Session) ListObjects(f ObjectFilter) ([]ObjectInfo, error) {
 		if len(f.Classes) > 0 && sh.keyType == NoKeyType {
 			continue // the class search said it already
 		}
+		if len(f.KeyTypes) > 0 && !isKeyClass(sh.class) {
+			continue
+		}
 		t := []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, sh.class)}
 		if sh.keyType != NoKeyType {
 			t = append(t, pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, sh.keyType))
@@ -758,6 +764,9 @@ func (s *Session) objectInfo(h pkcs11.ObjectHandle, ks *knownShape, f ObjectFilt
 	if len(f.Classes) > 0 && !containsUint(f.Classes, o.Class) {
 		return o, false, nil
 	}
+	if len(f.KeyTypes) > 0 && !isKeyClass(o.Class) {
+		return o, false, nil
+	}
 	want := shapeAttrs(o.Class, o.KeyType)
 	if o.Class == pkcs11.CKO_SECRET_KEY && o.KeyType == NoKeyType {
 		want = append(want, pkcs11.CKA_KEY_TYPE)
@@ -858,6 +867,18 @@ func (s *Session) setURIs(objs []ObjectInfo) {
 	for i := range objs {
 		objs[i].Duplicates = count[objs[i].URI] - 1
 	}
+}
+
+// OpenReadOnlySession opens a read-only session on the token in slot: for
+// listing and reading, and on tokens that refuse read-write sessions
+// (CKF_WRITE_PROTECTED). A user may log in on it; session objects cannot
+// be made on it.
+func (m *Module) OpenReadOnlySession(slot Slot) (*Session, error) {
+	h, err := m.p.OpenSession(slot.ID, pkcs11.CKF_SERIAL_SESSION)
+	if err != nil {
+		return nil, wrapErr("C_OpenSession", fmt.Sprintf("token %q", slot.Token.Label), err)
+	}
+	return &Session{Module: m, Slot: slot, h: h, p: m.p}, nil
 }
 
 // TokenWait says which token WaitForToken waits for.

@@ -229,7 +229,20 @@ func TestListObjects(t *testing.T) {
 	cert := selfSigned(t, p256, "custodian 2")
 	tok.WriteCertificate(t, cert, softhsmtest.Options{Label: "ec256", ID: "02"})
 
-	s := tok.OpenWith(t, nil)
+	m, err := hsm.Load(tok.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	slot, err := m.FindToken(hsm.TokenFilter{Label: "vendor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.OpenReadOnlySession(slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	before, err := s.ListObjects(hsm.ObjectFilter{})
 	if err != nil {
 		t.Fatal(err)
@@ -293,6 +306,7 @@ func TestListObjects(t *testing.T) {
 		{hsm.ObjectFilter{Classes: []uint{pkcs11.CKO_PRIVATE_KEY}}, "ec256 ec384 rsa"},
 		{hsm.ObjectFilter{Classes: []uint{pkcs11.CKO_SECRET_KEY, pkcs11.CKO_CERTIFICATE}}, "aes128 aes256 ec256"},
 		{hsm.ObjectFilter{KeyTypes: []uint{pkcs11.CKK_EC}}, "ec256 ec256 ec384"},
+		{hsm.ObjectFilter{KeyTypes: []uint{pkcs11.CKK_AES}, Classes: []uint{pkcs11.CKO_SECRET_KEY, pkcs11.CKO_CERTIFICATE}}, "aes128 aes256"},
 		{hsm.ObjectFilter{Classes: []uint{pkcs11.CKO_PUBLIC_KEY}, KeyTypes: []uint{pkcs11.CKK_RSA}}, "rsa"},
 		{hsm.ObjectFilter{Label: "AES"}, "aes128 aes256"},
 		{hsm.ObjectFilter{Text: "extractable"}, "aes256 ec384 rsa"},

@@ -212,8 +212,10 @@ func formRecord(r *formRequest) ceremony.Message {
 // formFooter is the form on screen, its focused field's live check and the
 // keys; it takes at most two thirds of the screen, the history the rest.
 func (m *Model) formFooter(w int) []string {
-	view := strings.TrimRight(m.form.huh.View(), "\n")
-	lines := strings.Split(view, "\n")
+	lines := strings.Split(m.form.huh.View(), "\n")
+	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
+		lines = lines[:len(lines)-1] // huh pads the group to its height
+	}
 	if room := formHeight(m.height); len(lines) > room {
 		lines = lines[:room]
 	}

@@ -224,7 +224,7 @@ func runHSMObjects(e *env, args []string) error {
 	if err != nil {
 		return cli.WithHint(err, "run 'keyrite hsm tokens --module "+m.Path+"' to list the tokens")
 	}
-	s, err := m.OpenSession(slot)
+	s, err := m.OpenReadOnlySession(slot)
 	if err != nil {
 		return err
 	}

@@ -86,12 +86,18 @@ func TestTUIInTmux(t *testing.T) {
 		t.Errorf("the first choice is not selected:\n%s", screen)
 	}
 	keys("Enter")
-	waitFor("? KEK file")
-	typeText("kek.pem")
-	waitFor("? KEK key identifier")
+	waitFor("KEK file")
+	if !strings.Contains(screen, "▸ KEK") {
+		t.Errorf("the step list does not show the KEK step as current:\n%s", screen)
+	}
+	keys("-l", "kek.pem")
+	waitFor("✓ RSA 2048 bits; the file carries no kid")
+	keys("Enter")
+	waitFor("┃ KEK key identifier") // the focus moved
 	typeText(kid)
-	waitFor("? Do these words match")
-	for _, want := range []string{kid, "RSA 2048 bits", fp.Hex(), strings.Join(strings.Fields(fp.Words())[:8], " "), "> no <"} {
+	waitFor("Type the first 4 or more words")
+	first4 := strings.Join(strings.Fields(fp.Words())[:4], " ")
+	for _, want := range []string{"RSA 2048 bits", fp.Hex(), strings.Join(strings.Fields(fp.Words())[:8], " ")} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the KEK screen does not show %q:\n%s", want, screen)
 		}
@@ -101,11 +107,22 @@ func TestTUIInTmux(t *testing.T) {
 			t.Errorf("line wider than the pane: %q", l)
 		}
 	}
-	keys("y")
-	waitFor("? Where is the key to export?")
-	if !strings.Contains(screen, "KEK confirmed") {
+	typeText("aardvark aardvark aardvark aardvark")
+	waitFor(`word 1 is "` + strings.ToLower(strings.Fields(fp.Words())[0]) + `" here`)
+	keys("C-u")
+	typeText(first4)
+	waitFor("Where are the keys to export?")
+	if !strings.Contains(screen, "KEK confirmed") || !strings.Contains(screen, "✓ KEK") {
 		t.Errorf("no confirmation shown:\n%s", screen)
 	}
+	// Esc goes back to the KEK form, its answers kept, and from there
+	// to the menu.
+	keys("Escape")
+	waitFor("┃ > kek.pem")
+	keys("Escape")
+	waitFor("? What do you want to do?")
+	keys("Enter")
+	waitFor("┃ KEK file")
 	keys("C-c")
 	waitFor("Enter or q to exit")
 	if !strings.Contains(screen, "stopped: ceremony: cancelled") {
