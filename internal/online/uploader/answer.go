@@ -24,7 +24,11 @@ import (
 // answers a key call with a key identifier that is not a version of the
 // key sent, in the vault called. The answer is refused: never recorded as
 // the key imported or created.
-var ErrUnexpectedKid = errors.New("uploader: the service answered with a key identifier of another key or vault")
+var ErrUnexpectedKid = errors.New("uploader: " + unexpectedKidText)
+
+// unexpectedKidText is ErrUnexpectedKid's text without the prefix, for
+// KidError (see busyText).
+const unexpectedKidText = "the service answered with a key identifier of another key or vault"
 
 // KidError is ErrUnexpectedKid with the answer.
 type KidError struct {
@@ -35,7 +39,7 @@ type KidError struct {
 }
 
 func (e *KidError) Error() string {
-	return fmt.Sprintf("%s: %s names kid %s, which is not %s: %s; refusing it", ErrUnexpectedKid, e.Answer, e.Kid, e.Want, e.Why)
+	return fmt.Sprintf("%s: %s names kid %s, which is not %s: %s; refusing it", unexpectedKidText, e.Answer, e.Kid, e.Want, e.Why)
 }
 
 func (e *KidError) Unwrap() error { return ErrUnexpectedKid }
@@ -112,16 +116,18 @@ func (c *Client) checkKid(vaultURL, name, kid, answer string) (*byok.Kid, error)
 // recordable returns a key answer's JSON for the transcript, refusing an
 // answer that carries private key members (a vault never returns them) or
 // that the transcript would refuse: a failure must always be recordable.
+// Its errors have no prefix: the callers put "uploader: importing K: " or
+// the like before them.
 func recordable(answer string, b azkeys.KeyBundle) ([]byte, error) {
 	if k := b.Key; k != nil && (len(k.D) > 0 || len(k.P) > 0 || len(k.Q) > 0 || len(k.DP) > 0 || len(k.DQ) > 0 || len(k.QI) > 0 || len(k.K) > 0 || len(k.T) > 0) {
-		return nil, fmt.Errorf("uploader: the answer to %s carries private key members (d, p, q, dp, dq, qi, k or key_hsm), which a vault never returns; refusing it", answer)
+		return nil, fmt.Errorf("the answer to %s carries private key members (d, p, q, dp, dq, qi, k or key_hsm), which a vault never returns; refusing it", answer)
 	}
 	data, err := json.Marshal(b)
 	if err != nil {
-		return nil, fmt.Errorf("uploader: the answer to %s: %w", answer, err)
+		return nil, fmt.Errorf("the answer to %s: %w", answer, err)
 	}
 	if err := transcripts.CheckArtifact(transcripts.NewArtifact("answer.json", transcripts.KindServiceResponse, data)); err != nil {
-		return nil, fmt.Errorf("uploader: the answer to %s cannot be recorded (%w); refusing it", answer, err)
+		return nil, fmt.Errorf("the answer to %s cannot be recorded (%w); refusing it", answer, err)
 	}
 	return data, nil
 }

@@ -30,7 +30,11 @@ import (
 
 // ErrRedirect is returned (wrapped, as *RedirectError) when a vault or HSM
 // answers with a redirect. It is never followed.
-var ErrRedirect = errors.New("uploader: the server answered with a redirect, which is never followed")
+var ErrRedirect = errors.New("uploader: " + redirectText)
+
+// redirectText is ErrRedirect's text without the prefix, for RedirectError
+// (see busyText).
+const redirectText = "the server answered with a redirect, which is never followed"
 
 // RedirectError is ErrRedirect with the answer.
 type RedirectError struct {
@@ -45,7 +49,7 @@ func (e *RedirectError) Error() string {
 		to = e.Location
 	}
 	return fmt.Sprintf("%s: %s %s was answered %d pointing to %s; Key Vault and Managed HSM never redirect, so the request (with its body and token) was not sent there",
-		ErrRedirect, e.Method, e.Path, e.Status, to)
+		redirectText, e.Method, e.Path, e.Status, to)
 }
 
 func (e *RedirectError) Unwrap() error { return ErrRedirect }
@@ -55,7 +59,11 @@ func (e *RedirectError) NonRetriable() {}
 
 // ErrResponseTooLarge is returned (wrapped, as *ResponseTooLargeError) when
 // a response body is larger than maxResponse: it is not read further.
-var ErrResponseTooLarge = errors.New("uploader: the server's answer is too large")
+var ErrResponseTooLarge = errors.New("uploader: " + tooLargeText)
+
+// tooLargeText is ErrResponseTooLarge's text without the prefix, for
+// ResponseTooLargeError (see busyText).
+const tooLargeText = "the server's answer is too large"
 
 // ResponseTooLargeError is ErrResponseTooLarge with the request.
 type ResponseTooLargeError struct {
@@ -66,7 +74,7 @@ type ResponseTooLargeError struct {
 
 func (e *ResponseTooLargeError) Error() string {
 	return fmt.Sprintf("%s: the answer (%d) to %s %s is larger than %d MiB, where Key Vault and Managed HSM answers are a few KiB; it was not read further",
-		ErrResponseTooLarge, e.Status, e.Method, e.Path, e.Limit>>20)
+		tooLargeText, e.Status, e.Method, e.Path, e.Limit>>20)
 }
 
 func (e *ResponseTooLargeError) Unwrap() error { return ErrResponseTooLarge }

@@ -44,7 +44,16 @@ import (
 // throttled or refused as unavailable (429, 503, ...) and the time budget
 // does not allow waiting for the service: it asked to wait longer than
 // what is left, or the budget ran out.
-var ErrBusy = errors.New("uploader: the service is busy")
+var ErrBusy = errors.New("uploader: " + busyText)
+
+// busyText is ErrBusy's text without the package prefix, for BusyError.
+// One prefix per message: the errors the transport and the key calls'
+// policies make (BusyError, OutcomeUnknownError, KidError, RedirectError,
+// ResponseTooLargeError, noChallengeError) leave the package only inside a
+// message of its own that starts with "uploader: " ("uploader: creating KEK
+// k: the service is busy: ..."), so their texts do not say it again; the
+// sentinels, which may be returned alone, keep it.
+const busyText = "the service is busy"
 
 // BusyError is ErrBusy with what the service said.
 type BusyError struct {
@@ -59,10 +68,10 @@ type BusyError struct {
 func (e *BusyError) Error() string {
 	if e.Asked > 0 {
 		return fmt.Sprintf("%s: %s: the service asked to wait %s (%d %s), longer than the %s left of the time budget (--timeout %s); not waiting: %s",
-			ErrBusy, e.Request, e.Asked, e.Service.Status, e.Service.Code, roundDuration(max(e.Left, 0)), e.Budget, e.Service)
+			busyText, e.Request, e.Asked, e.Service.Status, e.Service.Code, roundDuration(max(e.Left, 0)), e.Budget, e.Service)
 	}
 	return fmt.Sprintf("%s: %s: still %d %s after %d tries; the time budget (--timeout %s) leaves no time to try again: %s",
-		ErrBusy, e.Request, e.Service.Status, e.Service.Code, e.Tries, e.Budget, e.Service)
+		busyText, e.Request, e.Service.Status, e.Service.Code, e.Tries, e.Budget, e.Service)
 }
 
 func (e *BusyError) Unwrap() []error { return []error{ErrBusy, e.Service} }
@@ -73,7 +82,11 @@ func (e *BusyError) NonRetriable() {}
 // ErrOutcomeUnknown is returned (wrapped, as *OutcomeUnknownError) when an
 // import or key create was sent and no answer says what became of it. It
 // was not sent again: doing it twice would make a second key version.
-var ErrOutcomeUnknown = errors.New("uploader: the request was sent but its outcome is unknown")
+var ErrOutcomeUnknown = errors.New("uploader: " + outcomeUnknownText)
+
+// outcomeUnknownText is ErrOutcomeUnknown's text without the prefix, for
+// OutcomeUnknownError (see busyText).
+const outcomeUnknownText = "the request was sent but its outcome is unknown"
 
 // OutcomeUnknownError is ErrOutcomeUnknown with what happened.
 type OutcomeUnknownError struct {
@@ -83,7 +96,7 @@ type OutcomeUnknownError struct {
 
 func (e *OutcomeUnknownError) Error() string {
 	return fmt.Sprintf("%s: %s: %v; the vault may or may not have done it, and it was not sent again (a second import or create would make a second key version): look at the key's versions in the vault before trying again",
-		ErrOutcomeUnknown, e.Request, e.Err)
+		outcomeUnknownText, e.Request, e.Err)
 }
 
 func (e *OutcomeUnknownError) Unwrap() []error { return []error{ErrOutcomeUnknown, e.Err} }
@@ -236,7 +249,9 @@ func notSent(what string, repeatable bool, err error) error {
 	if repeatable {
 		return err
 	}
-	return fmt.Errorf("uploader: %s was not sent in full, so the vault cannot have acted on it: %w", what, err)
+	// Without the prefix: the key calls put it before ("uploader:
+	// importing k: ..."), as for BusyError.
+	return fmt.Errorf("%s was not sent in full, so the vault cannot have acted on it: %w", what, err)
 }
 
 // retryStatus says whether an answer with this status may be tried again:

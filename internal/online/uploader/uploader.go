@@ -205,7 +205,11 @@ func (c *Client) clientOptions() azcore.ClientOptions {
 
 // ErrNoChallenge is returned (wrapped) when a server answers a request sent
 // without credentials with anything but a 401 challenge.
-var ErrNoChallenge = errors.New("uploader: the server did not ask for credentials")
+var ErrNoChallenge = errors.New("uploader: " + noChallengeText)
+
+// noChallengeText is ErrNoChallenge's text without the prefix, for
+// noChallengeError (see busyText).
+const noChallengeText = "the server did not ask for credentials"
 
 type noChallengeError struct {
 	status       int
@@ -213,7 +217,7 @@ type noChallengeError struct {
 }
 
 func (e *noChallengeError) Error() string {
-	return fmt.Sprintf("%s: it answered %d to %s %s sent without a token (and without its body), where Key Vault and Managed HSM answer 401 with an authentication challenge; refusing to trust that answer", ErrNoChallenge, e.status, e.method, e.path)
+	return fmt.Sprintf("%s: it answered %d to %s %s sent without a token (and without its body), where Key Vault and Managed HSM answer 401 with an authentication challenge; refusing to trust that answer", noChallengeText, e.status, e.method, e.path)
 }
 func (e *noChallengeError) Unwrap() error { return ErrNoChallenge }
 

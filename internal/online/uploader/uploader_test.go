@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -448,5 +449,28 @@ func TestStandInNeedsToken(t *testing.T) {
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if _, err := New(Config{CAFile: ca}); !errors.Is(err, ErrStandInToken) {
 		t.Fatalf("New with CAFile and no token: %v, want ErrStandInToken", err)
+	}
+}
+
+// TestOnePrefix: the errors the transport and the key calls' policies make
+// leave the package inside a message that starts "uploader: ", so their
+// own texts do not say it again; errors.Is still finds their sentinels.
+func TestOnePrefix(t *testing.T) {
+	se := &ServiceError{Status: 429, Code: "Throttled"}
+	for _, tc := range []struct {
+		err  error
+		kind error
+	}{
+		{&BusyError{Request: "PUT /keys/k", Service: se, Asked: time.Hour}, ErrBusy},
+		{&OutcomeUnknownError{Request: "PUT /keys/k", Err: se}, ErrOutcomeUnknown},
+		{&KidError{Answer: "the import's answer", Kid: "x"}, ErrUnexpectedKid},
+		{&RedirectError{Method: "GET", Path: "/", Status: 302}, ErrRedirect},
+		{&ResponseTooLargeError{Method: "GET", Path: "/", Status: 200, Limit: 1 << 20}, ErrResponseTooLarge},
+		{&noChallengeError{status: 200, method: "GET", path: "/"}, ErrNoChallenge},
+	} {
+		wrapped := fmt.Errorf("uploader: importing k: %w", tc.err)
+		if strings.Count(wrapped.Error(), "uploader: ") != 1 || !errors.Is(wrapped, tc.kind) {
+			t.Errorf("%T: %q", tc.err, wrapped)
+		}
 	}
 }
