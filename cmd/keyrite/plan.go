@@ -180,7 +180,7 @@ func runPlanSign(e *env, args []string) error {
 	if !ok {
 		policy := p.CheckReview(nil).Policy
 		if tk, known := p.ReviewTrust().KeyFor(key.signer.Public()); known {
-			return cli.WithHint(fmt.Errorf("this is %s's key, a %s; the plan's review policy (%s) does not count a %s's signature", tk.Name, tk.Role, policy, tk.Role),
+			return cli.WithHint(fmt.Errorf("this is %s's key (%s); the plan's review policy (%s) does not count %s signatures", tk.Name, tk.Role, policy, tk.Role),
 				"the plan is signed by the people its policy.review names")
 		}
 		return cli.WithHint(fmt.Errorf("this key is not in the plan: no person listed signs with it (review policy %s)", policy),
