@@ -62,11 +62,14 @@ var flowNames = []string{
 	"BYOK: export a key wrapped under a Key Exchange Key (.byok)",
 	"Security domain: restore from a quorum of custodians (restore blob)",
 	"Quorum drill: check a security domain can be restored, writing nothing",
+	"Close the ceremony: signatures until the trust policy is met",
 	"Quit",
 }
 
-// Run is the guided ceremony: it asks where to record the ceremony, then
-// which flow to run, and runs it; it returns after one flow (or Quit).
+// Run is the guided ceremony: it asks where to record the ceremony (an
+// existing one is shown as it stands: its steps, its signatures, what no
+// signature covers), then which flow to run, and runs it; after a flow the
+// menu comes back, until Quit. A flow that fails ends Run with its error.
 func (e *Engine) Run() error {
 	e.UI.Show(Message{Kind: Heading, Title: "keyrite guided ceremony",
 		Text: "Answer each question; nothing is done before a summary is confirmed.\nSecrets are never echoed. Cancel at any prompt with Esc or Ctrl-C (or end of input)."})
@@ -75,6 +78,7 @@ func (e *Engine) Run() error {
 			return err
 		}
 	}
+	e.showCeremonyState()
 	for {
 		i, err := e.UI.Choose("What do you want to do?", flowNames)
 		if err != nil {
@@ -87,30 +91,25 @@ func (e *Engine) Run() error {
 			err = e.SDRestore()
 		case 2:
 			err = e.Drill()
+		case 3:
+			err = e.CloseCeremony()
+		default:
+			return nil
 		}
-		// Back from a flow's first step returns to this menu.
-		if !errors.Is(err, ErrBack) {
+		// Back from a flow's first step, or a flow done, returns to
+		// this menu; a recorded step warns that earlier signatures no
+		// longer cover the ceremony.
+		if err != nil && !errors.Is(err, ErrBack) {
 			return err
+		}
+		if err == nil && i != 3 {
+			e.showCeremonyState()
 		}
 	}
 }
 
 func (e *Engine) askCeremonyDir() error {
-	dir, err := e.askValid("Ceremony directory to record the steps in (empty: do not record)", true, func(s string) error {
-		st, err := os.Stat(s)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if _, err := os.Stat(filepath.Dir(s)); err != nil {
-				return fmt.Errorf("the parent directory of %s does not exist", s)
-			}
-			return nil
-		case err != nil:
-			return err
-		case !st.IsDir():
-			return fmt.Errorf("%s exists and is not a directory", s)
-		}
-		return nil
-	})
+	dir, err := e.askValid("Ceremony directory to record the steps in (empty: do not record)", true, checkCeremonyDir)
 	if err != nil {
 		return err
 	}
