@@ -171,7 +171,7 @@ func restoreError(err error, sdPath, cerDir string) error {
 	case errors.As(err, &key):
 		return custodianError(key.Err, hsm.IsURI(key.Source))
 	case errors.As(err, &quo):
-		return cli.WithHint(sdErrorf(err, "%s", sdMsg(err)), fmt.Sprintf("bring at least %d custodians' keys, each with --wrapping-key", quo.Required))
+		return cli.WithHint(err, fmt.Sprintf("bring at least %d custodians' keys, each with --wrapping-key", quo.Required))
 	case errors.Is(err, sdop.ErrCeremony):
 		hint := "nothing was done"
 		if errors.Is(err, sdop.ErrRecordedAlready) {
@@ -187,11 +187,11 @@ func restoreError(err error, sdPath, cerDir string) error {
 		// that error says it all, with its own hint.
 		return custodianError(share.Err, hsm.IsURI(share.Custodian))
 	case errors.As(err, &share):
-		return cli.WithHint(sdErrorf(err, "%s", sdMsg(err)), "this key does not open its share: the key is not the one the certificate names, or the security domain was altered; leave it out and bring another custodian's key")
+		return cli.WithHint(err, "this key does not open its share: the key is not the one the certificate names, or the security domain was altered; leave it out and bring another custodian's key")
 	case errors.Is(err, securitydomain.ErrAuthentication), errors.Is(err, securitydomain.ErrShare):
-		return cli.WithHint(sdErrorf(err, "security domain %s: %s", sdPath, sdMsg(err)), "the security domain is damaged or was altered: use the file downloaded at activation, or a verified copy")
+		return cli.WithHint(cli.Reword(err, "security domain %s: %v", sdPath, err), "the security domain is damaged or was altered: use the file downloaded at activation, or a verified copy")
 	}
-	return cli.WithHint(sdErrorf(err, "%s", sdMsg(err)), restoreHint(err))
+	return cli.WithHint(err, restoreHint(err))
 }
 
 // restoreHint is the hint for an error of a restore or drill's inputs.

@@ -29,7 +29,7 @@ func TestSDKeygenNothingHalfDone(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s%s", code, stdout, stderr)
 	}
 	for _, want := range []string{
-		"keyrite: error: recording the step in ceremony " + cer + ": writing artifact download_request.json: ",
+		"keyrite: error: recording the step in ceremony " + cer + ": transcripts: writing artifact download_request.json: ",
 		"input/output error; nothing was written to " + out + " (the software keys were discarded)\n",
 		"keyrite: hint: fix the ceremony directory",
 	} {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/base/cli"
@@ -20,34 +19,22 @@ const (
 	hintTokenCert   = "store the custodian's certificate on the token with the key's CKA_ID (keyrite sd keygen does), e.g. pkcs11-tool --write-object CERT.der --type cert --id ID --label LABEL"
 )
 
-// sdMsg drops the package prefixes from a library error for the command line.
-func sdMsg(err error) string {
-	s := err.Error()
-	for _, p := range []string{
-		"securitydomain: invalid security domain file: ",
-		"securitydomain: invalid exchange key: ",
-		"securitydomain: invalid restore blob: ",
-		"securitydomain: ", "custodian: ", "hsm: ",
-	} {
-		s = strings.ReplaceAll(s, p, "")
-	}
-	return s
-}
-
-// sdErrorf rewords err for the command line (cli.Reword).
-func sdErrorf(err error, format string, args ...any) error { return cli.Reword(err, format, args...) }
-
 // newCustodianLoader returns the loader for --wrapping-key and --token:
 // passwords from --password-env/--password-file and PINs from
 // --pin-env/--pin-file, else asked on the terminal (a nil source asks the
 // terminal); login says how the token's PIN counter is treated
 // (loginOptions).
 func newCustodianLoader(password, pin *secret.Source, login hsm.LoginOptions) *custodian.Loader {
-	return custodian.NewLoader(custodian.Options{
+	return custodian.NewLoader(custodianOptions(password, pin, login))
+}
+
+// custodianOptions are the secrets newCustodianLoader's loader asks for.
+func custodianOptions(password, pin *secret.Source, login hsm.LoginOptions) custodian.Options {
+	return custodian.Options{
 		Password: func(prompt string) ([]byte, error) { return password.Read(prompt + ": ") },
 		PIN:      func(prompt string) ([]byte, error) { return pin.Read(prompt + ": ") },
 		Login:    login,
-	})
+	}
 }
 
 // isCustodianError reports whether err is package custodian's: a key
@@ -68,7 +55,6 @@ func isCustodianError(err error) bool {
 // onToken says whether the key source was a PKCS#11 URI. Other errors (a
 // decryption's own) are returned as they are.
 func custodianError(err error, onToken bool) error {
-	msg := sdMsg(err)
 	var hint string
 	pick := func(file, token string) string {
 		if onToken {
@@ -78,7 +64,7 @@ func custodianError(err error, onToken bool) error {
 	}
 	switch {
 	case errors.Is(err, custodian.ErrSource):
-		return cli.WithHint(cli.Usagef("--wrapping-key%s", strings.TrimPrefix(msg, "key source")), hintWrappingKey)
+		return cli.WithHint(&usageChain{cli.Reword(err, "--wrapping-key: %v", err)}, hintWrappingKey)
 	case errors.Is(err, custodian.ErrKeyFile):
 		hint = hintWrappingKey
 	case errors.Is(err, custodian.ErrCertificate):
@@ -120,9 +106,8 @@ func custodianError(err error, onToken bool) error {
 	default:
 		return err
 	}
-	e := sdErrorf(err, "%s", msg)
 	if hint == "" {
-		return e
+		return err
 	}
-	return cli.WithHint(e, hint)
+	return cli.WithHint(err, hint)
 }

@@ -215,7 +215,7 @@ func TestSDTokenErrors(t *testing.T) {
 	// No certificate on the token, under the key's label or its CKA_ID.
 	t.Setenv("SD_PIN", softhsmtest.PIN)
 	code, _, stderr := runKeyrite(t, "sd", "verify", "--sd", sdPath, "--wrapping-key", uri, "--wrapping-key", other, "--pin-env", "SD_PIN")
-	if code != 1 || !strings.Contains(stderr, `keyrite: error: object not found: no certificate with the key's id 0a on token "erin"`) ||
+	if code != 1 || !strings.Contains(stderr, `keyrite: error: custodian: hsm: object not found: no certificate with the key's id 0a on token "erin"`) ||
 		!strings.Contains(stderr, "keyrite: hint: store the custodian's certificate on the token with the key's CKA_ID") {
 		t.Fatalf("no certificate on the token: exit %d\n%s", code, stderr)
 	}
@@ -226,7 +226,7 @@ func TestSDTokenErrors(t *testing.T) {
 
 	// No terminal, no --pin-env: the PIN cannot be asked.
 	code, _, stderr = runKeyrite(t, "sd", "verify", "--sd", sdPath, "--wrapping-key", uri, "--wrapping-key", other)
-	if code != 1 || !strings.Contains(stderr, `keyrite: error: token "erin": no terminal to ask for the secret on`) ||
+	if code != 1 || !strings.Contains(stderr, `keyrite: error: custodian: token "erin": no terminal to ask for the secret on`) ||
 		!strings.Contains(stderr, "keyrite: hint: give the PIN with --pin-env NAME or --pin-file PATH") {
 		t.Fatalf("no PIN source: exit %d\n%s", code, stderr)
 	}

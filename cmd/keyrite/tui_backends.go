@@ -42,13 +42,10 @@ func guidedOpenCustodian(uri string, pin func(string) ([]byte, error), login hsm
 	}, Login: login})
 	c, err := l.Open(uri)
 	if err != nil {
-		info, _ := l.HSMInfo()
 		l.Close()
 		switch {
 		case uiErr != nil && errors.Is(err, uiErr):
 			err = uiErr
-		case errors.Is(err, custodian.ErrLogin) && info != nil:
-			err = sdErrorf(err, "token %q: %s", info.TokenLabel, sdMsg(err))
 		default:
 			err = custodianError(err, true)
 		}

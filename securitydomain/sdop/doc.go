@@ -1,7 +1,16 @@
-// Package sdop is the security-domain steps of a ceremony: the quorum
-// restore ([RestoreRequest]) and the quorum drill ([DrillRequest]).
-// `keyrite sd restore`, `keyrite sd verify` and the guided ceremony all run
-// them; none has a restore or drill of its own.
+// Package sdop is the security-domain steps of a ceremony: the
+// activation's custodian keys ([KeygenRequest]), the quorum restore
+// ([RestoreRequest]) and the quorum drill ([DrillRequest]).
+// `keyrite sd keygen`, `keyrite sd restore`, `keyrite sd verify` and the
+// guided ceremony all run them; none has a keygen, restore or drill of its
+// own.
+//
+// A keygen is checked by Validate (parameters, output directory, token
+// URIs, every token present unless OneAtATime, the ceremony) before any
+// key is made; Generate makes one custodian's key at a time (the guided
+// ceremony: "insert custodian 2's card"), and Run makes the rest, writes
+// the download request and the certificates, and records "sd.keygen"
+// before the output directory is published.
 //
 // Each step is a Request, checked completely by Validate before anything
 // is decrypted or written, then Run once, giving a result:
