@@ -305,8 +305,8 @@ func (m *Model) View() string {
 		b.WriteString(sl + "\n")
 	}
 	b.WriteString(m.st.rule.Render(strings.Repeat("─", w)) + "\n")
-	hist := m.historyLines(w)
 	h := m.historyHeight()
+	hist := m.historyTail(w, h+m.scroll)
 	scroll := min(m.scroll, max(0, len(hist)-h))
 	end := len(hist) - scroll
 	start := max(0, end-h)
@@ -406,24 +406,39 @@ func (m *Model) historyHeight() int {
 	return max(1, m.height-3-extra-m.footerLines())
 }
 
-func (m *Model) historyLines(w int) []string {
+// historyTail is the last need lines of the history at width w (all of
+// them when there are fewer): only the messages they come from are
+// wrapped, so that a redraw costs the same with a long history.
+func (m *Model) historyTail(w, need int) []string {
+	start := len(m.history)
+	n := 0
+	for start > 0 && n < need {
+		start--
+		n += len(m.messageLines(m.history[start], w))
+	}
 	var lines []string
-	for _, msg := range m.history {
-		st := m.st.info
-		switch msg.Kind {
-		case ceremony.Heading:
-			st = m.st.heading
-		case ceremony.Success:
-			st = m.st.success
-		case ceremony.Warning:
-			st = m.st.warning
-		case ceremony.Error:
-			st = m.st.error
-		}
-		for _, l := range strings.Split(strings.TrimRight(msg.String(), "\n"), "\n") {
-			for _, wl := range wrap(l, w) {
-				lines = append(lines, st.Render(wl))
-			}
+	for _, msg := range m.history[start:] {
+		lines = append(lines, m.messageLines(msg, w)...)
+	}
+	return lines
+}
+
+func (m *Model) messageLines(msg ceremony.Message, w int) []string {
+	st := m.st.info
+	switch msg.Kind {
+	case ceremony.Heading:
+		st = m.st.heading
+	case ceremony.Success:
+		st = m.st.success
+	case ceremony.Warning:
+		st = m.st.warning
+	case ceremony.Error:
+		st = m.st.error
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(msg.String(), "\n"), "\n") {
+		for _, wl := range wrap(l, w) {
+			lines = append(lines, st.Render(wl))
 		}
 	}
 	return lines

@@ -293,3 +293,72 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// TestGoldenForms pins the form screens of the guided steps at 80x24 and
+// 120x40: the step list, the history above, the form with its live check,
+// and the key hints.
+func TestGoldenForms(t *testing.T) {
+	objs := []ceremony.Option{
+		{Label: "aes-128              AES 128    secret key   id 10  sensitive", Value: "a"},
+		{Label: "aes-256              AES 256    secret key   id 12  sensitive", Value: "b"},
+		{Label: "ec-p384              EC P-384   private key  id 30  sensitive", Value: "c"},
+		{Label: "locked-in            AES 256    secret key   id 20  not extractable, sensitive", Value: "d"},
+	}
+	steps := stepsMsg{steps: []string{"KEK", "Keys", "Output", "Export"}}
+	cases := map[string]func() []tea.Msg{
+		"form_kek": func() []tea.Msg {
+			kekFile := &ceremony.FormField{Key: "kek", Title: "KEK file", Kind: ceremony.PathField,
+				Help: "what `az keyvault key download --encoding PEM` wrote on the online side, or the JSON of `az keyvault key show`",
+				Status: func(string) string {
+					return "RSA 2048 bits, kid https://keyrite-test.vault.azure.net/keys/kek-rsa2048/07a6ce20546664152745a2aeb55dc57a"
+				}}
+			kid := &ceremony.FormField{Key: "kid", Title: "KEK key identifier (kid), with its version", Optional: true,
+				Help: "https://VAULT.vault.azure.net/keys/NAME/VERSION; empty when the KEK file carries it"}
+			return []tea.Msg{steps, showMsg{Kind: ceremony.Heading, Title: "BYOK export"},
+				formMsg(&formRequest{form: &ceremony.Form{Title: "Key Exchange Key (KEK)", Fields: []*ceremony.FormField{kekFile, kid}}, reply: make(chan error, 1)}),
+				keys("/media/usb/kek.json")}
+		},
+		"form_keys": func() []tea.Msg {
+			keysField := &ceremony.FormField{Key: "keys", Title: "Keys to export", Kind: ceremony.MultiSelectField,
+				Help: "only private and secret keys with CKA_EXTRACTABLE can be exported"}
+			s := steps
+			s.current = 1
+			return []tea.Msg{s, showMsg{Kind: ceremony.Success, Text: "KEK confirmed: aztec travesty hamlet microwave physique universe dupont glossary"},
+				formMsg(&formRequest{form: &ceremony.Form{Title: "Keys on token vendor", Fields: []*ceremony.FormField{keysField}},
+					opts: map[string][]ceremony.Option{"keys": objs}, reply: make(chan error, 1)}),
+				keys("x"), down, keys("x")}
+		},
+	}
+	for name, msgs := range cases {
+		for _, size := range [][2]int{{80, 24}, {120, 40}} {
+			t.Run(fmt.Sprintf("%s_%dx%d", name, size[0], size[1]), func(t *testing.T) {
+				m := newTestModel(size[0], size[1])
+				for _, msg := range msgs() {
+					step(m, msg)
+				}
+				view := m.View()
+				path := filepath.Join("testdata", fmt.Sprintf("%s_%dx%d.golden", name, size[0], size[1]))
+				if *update {
+					if err := os.WriteFile(path, []byte(view), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if view != string(want) {
+					t.Errorf("view differs from %s (run with -update to accept):\n%s", path, view)
+				}
+				for i, l := range strings.Split(view, "\n") {
+					if w := lipgloss.Width(l); w > size[0] {
+						t.Errorf("line %d is %d cells wide: %q", i, w, l)
+					}
+				}
+				if n := strings.Count(view, "\n") + 1; n > size[1] {
+					t.Errorf("%d lines on a %d-line screen", n, size[1])
+				}
+			})
+		}
+	}
+}
