@@ -4,22 +4,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"filippo.io/age"
 	"filippo.io/age/plugin"
 
 	"github.com/keyrite/keyrite/internal/base/cli"
-	"github.com/keyrite/keyrite/internal/base/fsx"
 	"github.com/keyrite/keyrite/internal/base/secret"
 	"github.com/keyrite/keyrite/internal/base/words"
 	"github.com/keyrite/keyrite/internal/custody"
-	"github.com/keyrite/keyrite/transcripts"
-	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
 // runCustodySplit implements
@@ -51,59 +44,19 @@ func runCustodySplit(e *env, args []string) error {
 		return cli.WithHint(cli.Usagef("custody split: --out is required"), usage)
 	case *threshold == 0:
 		return cli.WithHint(cli.Usagef("custody split: --threshold is required"), usage)
-	case len(rcpts) < 2:
-		return cli.WithHint(cli.Usagef("custody split: %d --recipient given, need at least 2 (one per share)", len(rcpts)), usage)
-	case *threshold < custody.MinThreshold || *threshold > len(rcpts) || len(rcpts) > custody.MaxShares:
-		return cli.WithHint(cli.Usagef("custody split: --threshold %d with %d recipients: want 2 ≤ threshold ≤ recipients ≤ %d", *threshold, len(rcpts), custody.MaxShares),
-			"the threshold is how many of the custodians must come together to recombine the secret")
 	}
-	if err := custodyRefuseExisting(*out); err != nil {
-		return err
-	}
-	ui := custodyPluginUI(e)
-	var rs []*custody.Recipient
-	for i, arg := range rcpts {
-		r, err := custody.LoadRecipient(arg, ui)
-		if err != nil {
-			return custodyHint(fmt.Errorf("recipient %d: %w", i+1, err))
-		}
-		rs = append(rs, r)
-	}
-	sec, err := custodyReadSecret(*in)
+	op, err := custody.SplitRequest{In: *in, Threshold: *threshold, Recipients: rcpts, PluginUI: custodyPluginUI(e),
+		Out: *out, CeremonyDir: *ceremony}.Validate()
 	if err != nil {
-		return err
+		return custodyHint(err, "split")
 	}
-	defer secret.Wipe(sec)
-	var cer *transcripts.Ceremony
-	if *ceremony != "" {
-		if cer, err = transcripts.Open(*ceremony); err != nil {
-			return cli.WithHint(fmt.Errorf("opening ceremony %s: %w", *ceremony, err), "nothing was split")
-		}
-		defer cer.Close()
-	}
-
-	res, err := custody.Split(sec, *threshold, rs)
+	defer op.Close()
+	res, err := op.Run()
 	if err != nil {
-		return custodyHint(err)
-	}
-	if err := custody.WriteDir(*out, res); err != nil {
-		return custodyHint(err)
+		return custodyHint(err, "split")
 	}
 	m := res.Manifest
-	mb := m.Marshal()
-	fp := words.Sum(mb)
-	if cer != nil {
-		x := steps.CustodySplit{
-			Common:   steps.Common{Result: "ok"},
-			Manifest: steps.File{Name: steps.ManifestFileName(m.SplitID), Data: mb},
-			SplitID:  m.SplitID, Threshold: m.Threshold, Shares: m.Shares, Out: filepath.Base(*out),
-		}
-		err := cer.Record(x.Event())
-		if err != nil {
-			return cli.WithHint(fmt.Errorf("recording the step in %s: %w", *ceremony, err),
-				"the shares were written to "+*out+"; record the split ID and manifest SHA-256 by hand")
-		}
-	}
+	fp := words.Sum(m.Marshal())
 	if *asJSON {
 		return cli.PrintJSON(e.stdout, custodySplitJSON{
 			Out: *out, SplitID: m.SplitID, Threshold: m.Threshold, Shares: m.Shares,
@@ -156,54 +109,21 @@ func runCustodyCombine(e *env, args []string) error {
 	case *out == "":
 		return cli.WithHint(cli.Usagef("custody combine: --out is required"), usage)
 	}
-	if err := custodyRefuseExisting(*out); err != nil {
-		return err
-	}
-	if _, err := custody.ReadManifest(*shares); err != nil {
-		return custodyHint(err)
-	}
-	ui := custodyPluginUI(e)
 	pass := func(prompt string) ([]byte, error) {
 		return (&secret.Source{Kind: "passphrase"}).Read(prompt)
 	}
-	var ids []age.Identity
-	for _, p := range idFiles {
-		id, err := custody.LoadIdentities(p, ui, pass)
-		if err != nil {
-			return custodyHint(err)
-		}
-		ids = append(ids, id...)
-	}
-	var cer *transcripts.Ceremony
-	if *ceremony != "" {
-		if cer, err = transcripts.Open(*ceremony); err != nil {
-			return cli.WithHint(fmt.Errorf("opening ceremony %s: %w", *ceremony, err), "nothing was combined")
-		}
-		defer cer.Close()
-	}
-
-	sec, res, err := custody.Combine(*shares, ids)
+	op, err := custody.CombineRequest{Shares: *shares, Identities: idFiles, PluginUI: custodyPluginUI(e), Passphrase: pass,
+		Out: *out, CeremonyDir: *ceremony}.Validate()
 	if err != nil {
-		return custodyHint(err)
+		return custodyHint(err, "combine")
 	}
-	defer secret.Wipe(sec)
-	if err := custodyWriteNew(*out, sec, 0o600); err != nil {
-		return err
+	defer op.Close()
+	res, err := op.Run()
+	if err != nil {
+		return custodyHint(err, "combine")
 	}
 	m := res.Manifest
 	fp := words.Sum(m.Marshal())
-	if cer != nil {
-		x := steps.CustodyCombine{
-			Common:   steps.Common{Result: "ok"},
-			Manifest: steps.File{Name: steps.ManifestFileName(m.SplitID), Data: m.Marshal()},
-			SplitID:  m.SplitID, Used: res.Used, Threshold: m.Threshold, Shares: m.Shares,
-		}
-		err := cer.Record(x.Event())
-		if err != nil {
-			return cli.WithHint(fmt.Errorf("recording the step in %s: %w", *ceremony, err),
-				"the secret was written to "+*out+"; record the step by hand")
-		}
-	}
 	if *asJSON {
 		return cli.PrintJSON(e.stdout, custodyCombineJSON{
 			Out: *out, SplitID: m.SplitID, Threshold: m.Threshold, Shares: m.Shares,
@@ -228,10 +148,28 @@ type custodyCombineJSON struct {
 	ManifestWords  string `json:"manifest_words"`
 }
 
-// custodyHint adds the hint people need to act on a custody error.
-func custodyHint(err error) error {
+// custodyHint adds the hint people need to act on a custody error, chosen
+// by its type and sentinels; parameters are reworded in the flags' terms
+// (usage errors, exit 2). what is "split" or "combine".
+func custodyHint(err error, what string) error {
+	var pe *custody.SplitParamError
 	var hints []string
 	switch {
+	case errors.As(err, &pe):
+		if pe.Recipients < 2 {
+			return cli.WithHint(cli.Usagef("custody split: %d --recipient given, need at least 2 (one per share)", pe.Recipients),
+				"usage: keyrite custody split --in FILE --threshold M --recipient R [--recipient R]... --out DIR")
+		}
+		return cli.WithHint(cli.Usagef("custody split: --threshold %d with %d recipients: want 2 ≤ threshold ≤ recipients ≤ %d", pe.Threshold, pe.Recipients, custody.MaxShares),
+			"the threshold is how many of the custodians must come together to recombine the secret")
+	case errors.Is(err, custody.ErrCeremony):
+		hints = append(hints, "nothing was "+map[string]string{"split": "split", "combine": "combined"}[what])
+	case errors.Is(err, custody.ErrRecord) && what == "split":
+		hints = append(hints, "record the split ID and manifest SHA-256 by hand")
+	case errors.Is(err, custody.ErrRecord):
+		hints = append(hints, "record the step by hand")
+	case errors.Is(err, custody.ErrSecretFile):
+		hints = append(hints, "put the secret (e.g. the PIN) in the file; its bytes are split exactly as they are")
 	case errors.Is(err, custody.ErrTooFewShares):
 		hints = append(hints, "give the identity files of at least threshold custodians with --identity; each identity opens only its own share")
 	case errors.Is(err, custody.ErrMixedSplits):
@@ -250,47 +188,6 @@ func custodyHint(err error) error {
 		hints = append(hints, "check the path")
 	}
 	return cli.WithHint(err, hints...)
-}
-
-// custodyRefuseExisting fails if path exists: outputs are never overwritten, and
-// this is checked before any work is done.
-func custodyRefuseExisting(path string) error {
-	if _, err := os.Lstat(path); err == nil {
-		return cli.WithHint(fmt.Errorf("output %s already exists", path), "choose a new output path: keyrite never overwrites")
-	}
-	return nil
-}
-
-// custodyReadSecret reads a secret to split without ever quoting it.
-func custodyReadSecret(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, custodyHint(fmt.Errorf("reading the secret: %w", err))
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("reading the secret: %s is not a regular file", path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, custody.MaxSecretSize+1))
-	if err != nil {
-		secret.Wipe(b)
-		return nil, fmt.Errorf("reading the secret: %w", err)
-	}
-	switch {
-	case len(b) == 0:
-		return nil, cli.WithHint(fmt.Errorf("the secret file %s is empty", path), "put the secret (e.g. the PIN) in the file; its bytes are split exactly as they are")
-	case len(b) > custody.MaxSecretSize:
-		secret.Wipe(b)
-		return nil, fmt.Errorf("the secret file %s is larger than %d bytes", path, custody.MaxSecretSize)
-	}
-	return b, nil
-}
-
-func custodyWriteNew(path string, data []byte, perm os.FileMode) error {
-	if err := fsx.WriteNew(path, data, perm); err != nil {
-		return custodyHint(fmt.Errorf("writing %s: %w", path, fsx.UnwrapPathErr(err)))
-	}
-	return nil
 }
 
 // custodyPluginUI lets age plugins (e.g. age-plugin-yubikey) talk to the person on
