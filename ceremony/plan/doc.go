@@ -82,7 +82,8 @@
 // # Review signatures
 //
 // Reviewers co-sign the plan before the day with the same keys and forms
-// as transcripts (Ed25519 or ECDSA P-256, [transcripts.Signer]): a C2SP
+// as transcripts (Ed25519 or ECDSA P-256, [transcripts.Signer]; [OpenKey]
+// opens a PEM file or a key on a token): a C2SP
 // signed note over [Plan.NoteText], which binds the kind, the name and
 // the SHA-256 of the plan file's exact bytes, kept beside the plan as
 // PLAN.sig ([SigPath]); each reviewer's signature is merged into it

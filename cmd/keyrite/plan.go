@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto"
 	"errors"
 	"flag"
 	"fmt"
@@ -146,6 +145,8 @@ func runPlanSign(e *env, args []string) error {
 	keySrc := fset.String("key", "", "signing key: PEM file or PKCS#11 URI")
 	name := fset.String("name", "", "your name as the plan lists you (default: the person whose key this is)")
 	asJSON := fset.Bool("json", false, "print JSON")
+	pin := secret.Register(fset, "pin", "PIN")
+	finalTry := registerFinalPINTry(fset)
 	pos, err := cli.Parse(fset, args)
 	if err != nil {
 		return err
@@ -171,15 +172,23 @@ func runPlanSign(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	key, err := openPlanSigningKey(*keySrc)
-	if err != nil {
-		return err
+	login := loginOptions(e, *finalTry)
+	warn, seen := login.Warn, map[string]bool{}
+	login.Warn = func(msg string) { // the check before the PIN and the login's own say it once
+		if !seen[msg] {
+			seen[msg] = true
+			warn(msg)
+		}
 	}
-	defer key.release()
-	who, ok := p.ReviewerFor(key.signer.Public())
+	key, err := plan.OpenKey(*keySrc, pin.Read, login)
+	if err != nil {
+		return planKeyError(err)
+	}
+	defer key.Close()
+	who, ok := p.ReviewerFor(key.Public())
 	if !ok {
 		policy := p.CheckReview(nil).Policy
-		if tk, known := p.ReviewTrust().KeyFor(key.signer.Public()); known {
+		if tk, known := p.ReviewTrust().KeyFor(key.Public()); known {
 			return cli.WithHint(fmt.Errorf("this is %s's key (%s); the plan's review policy (%s) does not count %s signatures", tk.Name, tk.Role, policy, tk.Role),
 				"the plan is signed by the people its policy.review names")
 		}
@@ -189,7 +198,7 @@ func runPlanSign(e *env, args []string) error {
 	if *name != "" && *name != who.Name {
 		return cli.WithHint(fmt.Errorf("--name %s, but the plan lists this key as %s's", *name, who.Name), "leave out --name: the plan names the signer")
 	}
-	s, err := transcripts.NewSigner(who.Name, key.signer)
+	s, err := transcripts.NewSigner(who.Name, key)
 	if err != nil {
 		return err
 	}
@@ -231,27 +240,17 @@ func runPlanSign(e *env, args []string) error {
 	return nil
 }
 
-// planKey is an opened signing key.
-type planKey struct {
-	signer  crypto.Signer
-	release func()
-}
-
-// openPlanSigningKey opens a reviewer's signing key: an Ed25519 or ECDSA
-// P-256 PKCS#8 PEM file.
-func openPlanSigningKey(src string) (*planKey, error) {
-	if hsm.IsURI(src) {
-		return nil, cli.WithHint(cli.Usagef("plan sign: --key %s: keys on tokens cannot sign plans yet", hsm.RedactPIN(src)),
-			"sign with an Ed25519 or ECDSA P-256 PKCS#8 PEM key file")
+// planKeyError gives an error opening a reviewer's key its hint.
+func planKeyError(err error) error {
+	msg := strings.NewReplacer("transcripts: ", "", "hsm: ", "").Replace(err.Error())
+	hint := hintSignKey
+	switch {
+	case errors.Is(err, hsm.ErrPINLocked):
+		hint = hintPINLocked
+	case errors.Is(err, hsm.ErrPINFinalTry):
+		hint = hintPINFinalTry
+	case errors.Is(err, hsm.ErrPINIncorrect):
+		hint = "check the PIN; every failed login counts towards the token's lockout"
 	}
-	data, err := fsx.ReadLimited(src, "signing key file", 64<<10)
-	if err != nil {
-		return nil, cli.WithHint(err, hintSignKey)
-	}
-	key, err := transcripts.ParseSigningKeyPEM(data)
-	secret.Wipe(data)
-	if err != nil {
-		return nil, cli.WithHint(fmt.Errorf("signing key file %s: %s", src, strings.TrimPrefix(err.Error(), "transcripts: ")), hintSignKey)
-	}
-	return &planKey{signer: key, release: func() {}}, nil
+	return cli.WithHint(&cli.Reworded{Msg: msg, Err: err}, hint)
 }
