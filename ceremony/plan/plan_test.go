@@ -184,6 +184,8 @@ func TestBadPlans(t *testing.T) {
 		{"exchange key mismatch", "restore.yaml", "zPd9qvE4U52KVU-ENMDpfHkSuXl6TRL_adSGDMN57t0", "YFxu7o3D41x4wH50XtSnpB21V7qmYjLfJ2iXSKcEYfQ", "security_domain.exchange_key.x5t_s256: digest mismatch", 0},
 		{"unknown person", "byok.yaml", "    by: carol", "    by: carl", `checklist[1].by: "carl" is not one of the people of the plan (alice, bob, carol, rita, rob)`, 0},
 		{"unknown custodian", "restore.yaml", "    - person: dave", "    - person: dan", `"dan" is not one of the people`, 0},
+		{"card certificate not the custodian's", "restore.yaml", "    token_serial: \"A1B2C3D4\"\n", "    token_serial: \"A1B2C3D4\"\n    cert_x5t_s256: YFxu7o3D41x4wH50XtSnpB21V7qmYjLfJ2iXSKcEYfQ\n", "security_domain.custodians[0].x5t_s256: 2bE9AJGfll0C24oDO90sHZRI_7aENxvxru4l5jXUCC0, but people lists carol's card certificate as YFxu7o3D41x4wH50XtSnpB21V7qmYjLfJ2iXSKcEYfQ", -1},
+		{"bad card thumbprint", "restore.yaml", "    token_serial: \"A1B2C3D4\"\n", "    token_serial: \"A1B2C3D4\"\n    cert_x5t_s256: abc\n", `people[2].cert_x5t_s256: "abc": want an x5t#S256 thumbprint`, -1},
 		{"custodian who is not one", "restore.yaml", "    - person: dave", "    - person: bob", "bob is a witness, not a custodian", 0},
 		{"reviewer confirming a check", "byok.yaml", "    by: carol", "    by: rita", "rita is a reviewer", 0},
 		{"placeholder left", "byok.yaml", "name: keyrite-test-app-keys", `name: "FILL IN: a short name"`, `name: placeholder left: "FILL IN: a short name"; fill it in`, 0},

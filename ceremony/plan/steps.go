@@ -95,7 +95,10 @@ func buildSteps(p *Plan) []Step {
 		if q.TokenSerial != "" {
 			v += ", card serial " + q.TokenSerial
 		}
-		att.Facts = append(att.Facts, Fact{Name: q.Name, Value: v, Aloud: q.TokenSerial != ""})
+		if q.CertX5T256 != "" {
+			v += ", card certificate x5t#S256 " + q.CertX5T256
+		}
+		att.Facts = append(att.Facts, Fact{Name: q.Name, Value: v, Aloud: q.TokenSerial != "" || q.CertX5T256 != ""})
 	}
 	add(att)
 	checklist := func(at string) {
