@@ -20,6 +20,8 @@ type Discovery struct {
 	// first (private objects are listed only then), treating the PIN
 	// counter as login says.
 	Objects func(module string, token TokenChoice, pin []byte, login hsm.LoginOptions) ([]ObjectChoice, error)
+	// Certificates lists a token's certificates without a login.
+	Certificates func(module string, token TokenChoice) ([]CardCert, error)
 }
 
 // A ModuleChoice is a PKCS#11 module found on the machine.

@@ -62,6 +62,7 @@ var flowNames = []string{
 	"BYOK: export a key wrapped under a Key Exchange Key (.byok)",
 	"Security domain: restore from a quorum of custodians (restore blob)",
 	"Quorum drill: check a security domain can be restored, writing nothing",
+	"Activation: generate the custodians' keys on their cards, one card at a time",
 	"Close the ceremony: signatures until the trust policy is met",
 	"Quit",
 }
@@ -92,6 +93,8 @@ func (e *Engine) Run() error {
 		case 2:
 			err = e.Drill()
 		case 3:
+			err = e.ActivationKeys()
+		case 4:
 			err = e.CloseCeremony()
 		default:
 			return nil
@@ -102,7 +105,7 @@ func (e *Engine) Run() error {
 		if err != nil && !errors.Is(err, ErrBack) {
 			return err
 		}
-		if err == nil && i != 3 {
+		if err == nil && i != 4 {
 			e.showCeremonyState()
 		}
 	}

@@ -436,7 +436,7 @@ func TestDrillBelowQuorum(t *testing.T) {
 }
 
 func TestRunQuit(t *testing.T) {
-	ui := ceremonytest.New(t, "", "5")
+	ui := ceremonytest.New(t, "", "6")
 	if err := engine(ui).Run(); err != nil {
 		t.Fatal(err)
 	}

@@ -224,6 +224,7 @@ type shareOpener interface {
 func (e *Engine) collectCustodians(op shareOpener, sd *securitydomain.SecurityDomain, want int, drill bool) ([]Field, error) {
 	var failed []Field
 	failures := 0
+	rc := &restoreCards{e: e, sd: sd}
 	for op.Opened() < want {
 		n := op.Opened() + 1
 		e.UI.Progress("custodians", op.Opened(), want)
@@ -232,7 +233,7 @@ func (e *Engine) collectCustodians(op shareOpener, sd *securitydomain.SecurityDo
 			title = fmt.Sprintf("Custodian %d (%d needed for a quorum, %d shares in all): insert your card, or have your key file ready", n, sd.Required, want)
 		}
 		e.UI.Show(Message{Kind: Heading, Title: title})
-		st, err := e.openOne(op)
+		st, err := e.openOne(op, rc, n)
 		if err != nil {
 			if errors.Is(err, ErrCancelled) || errors.Is(err, ErrNotAvailable) || errors.Is(err, ErrTooManyAttempts) {
 				return failed, err
@@ -275,18 +276,36 @@ func (e *Engine) collectCustodians(op shareOpener, sd *securitydomain.SecurityDo
 // op; the key is closed (the card may be removed) when it returns. A key
 // that was tried and did not open a share has its status (op keeps it)
 // with the error.
-func (e *Engine) openOne(op shareOpener) (securitydomain.ShareStatus, error) {
+func (e *Engine) openOne(op shareOpener, rc *restoreCards, n int) (securitydomain.ShareStatus, error) {
 	var none securitydomain.ShareStatus
-	i, err := e.UI.Choose("Where is this custodian's wrapping key?", []string{
+	sources := []string{
 		"on a smartcard or token (a pkcs11: URI with module-path)",
 		"in a PEM key file, its certificate beside it (wrap_0.pem with wrap_0.cer)",
-	})
+	}
+	if rc.available() {
+		sources = append([]string{"on a card in the reader (found for you)"}, sources...)
+	}
+	i, err := e.UI.Choose("Where is this custodian's wrapping key?", sources)
 	if err != nil {
 		return none, err
 	}
+	if rc.available() {
+		i--
+	}
 	var c securitydomain.Custodian
 	var closeKey func() error // ends the key's session: the card may be removed
-	if i == 0 {
+	used := func() {}         // marks a card found in the reader as used
+	if i < 0 {
+		uri, markUsed, err := rc.keyOnCard(fmt.Sprintf("custodian %d", n))
+		if err != nil {
+			return none, err
+		}
+		used = markUsed
+		c, closeKey, err = e.Backends.OpenCustodian(uri, e.askSecret, e.tokenLogin())
+		if err != nil {
+			return none, err
+		}
+	} else if i == 0 {
 		if e.Backends.OpenCustodian == nil {
 			e.UI.Show(Message{Kind: Error, Title: "smartcard and token keys are not available in this build",
 				Text: "Use PEM key files, or `keyrite sd restore --wrapping-key pkcs11:...` when it is available."})
@@ -334,5 +353,6 @@ func (e *Engine) openOne(op shareOpener) (securitydomain.ShareStatus, error) {
 	case err != nil:
 		return none, fmt.Errorf("%s: %w", c.Name, err)
 	}
+	used()
 	return st, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -14,7 +15,7 @@ import (
 // with package hsm's discovery, as `keyrite hsm modules|tokens|objects`
 // does: the person chooses from lists instead of typing URIs.
 func guidedDiscovery() ceremony.Discovery {
-	return ceremony.Discovery{Modules: discoverModules, Tokens: discoverTokens, Objects: discoverObjects}
+	return ceremony.Discovery{Modules: discoverModules, Tokens: discoverTokens, Objects: discoverObjects, Certificates: discoverCertificates}
 }
 
 func discoverModules() []ceremony.ModuleChoice {
@@ -57,17 +58,17 @@ func discoverTokens(module string) ([]ceremony.TokenChoice, error) {
 	return out, nil
 }
 
-// discoverObjects logs in to the token with pin and lists its private and
-// secret keys: the objects a BYOK export can take.
-func discoverObjects(module string, tok ceremony.TokenChoice, pin []byte, login hsm.LoginOptions) ([]ceremony.ObjectChoice, error) {
+// openToken loads module and opens a session on tok (no login); the
+// returned function closes both.
+func openToken(module string, tok ceremony.TokenChoice) (*hsm.Session, func(), error) {
 	m, err := hsm.Load(module)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer m.Close()
 	entries, err := m.Tokens()
 	if err != nil {
-		return nil, err
+		m.Close()
+		return nil, nil, err
 	}
 	for _, e := range entries {
 		if !e.Present || e.Token.Label != tok.Label || e.Token.Serial != tok.Serial {
@@ -75,23 +76,65 @@ func discoverObjects(module string, tok ceremony.TokenChoice, pin []byte, login 
 		}
 		s, err := m.OpenSession(e.Slot())
 		if err != nil {
-			return nil, err
+			m.Close()
+			return nil, nil, err
 		}
-		defer s.Close()
-		if err := s.LoginWith(pin, login); err != nil {
-			return nil, err
-		}
-		objs, err := s.ListObjects(hsm.ObjectFilter{Classes: []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY}})
-		if err != nil {
-			return nil, err
-		}
-		out := make([]ceremony.ObjectChoice, 0, len(objs))
-		for _, o := range objs {
-			out = append(out, ceremony.ObjectChoice{URI: o.URI, Label: o.Label, ID: o.ID,
-				Class: strings.ReplaceAll(o.ClassName, "-", " "), Type: o.TypeString(),
-				Extractable: o.Extractable, Sensitive: o.Sensitive, NeverExtractable: o.NeverExtractable})
-		}
-		return out, nil
+		return s, func() { s.Close(); m.Close() }, nil
 	}
-	return nil, fmt.Errorf("%w: token %q (serial %s) is no longer present", hsm.ErrTokenNotFound, tok.Label, tok.Serial)
+	m.Close()
+	return nil, nil, fmt.Errorf("%w: token %q (serial %s) is no longer present", hsm.ErrTokenNotFound, tok.Label, tok.Serial)
+}
+
+// discoverCertificates lists a card's certificates without a login, each
+// with the URI of the private key of the same CKA_ID.
+func discoverCertificates(module string, tok ceremony.TokenChoice) ([]ceremony.CardCert, error) {
+	s, done, err := openToken(module, tok)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	objs, err := s.ListObjects(hsm.ObjectFilter{Classes: []uint{pkcs11.CKO_CERTIFICATE}})
+	if err != nil {
+		return nil, err
+	}
+	var out []ceremony.CardCert
+	for _, o := range objs {
+		sum, err := hex.DecodeString(o.CertSHA256)
+		if err != nil || len(sum) != 32 || o.ID == "" {
+			continue // no thumbprint, or no CKA_ID to find its key by
+		}
+		u, err := hsm.ParseURI(o.URI)
+		if err != nil {
+			continue
+		}
+		u.Type, u.Object = "private", ""
+		c := ceremony.CardCert{KeyURI: u.String(), Label: o.Label, Subject: o.CertSubject}
+		copy(c.SHA256[:], sum)
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// discoverObjects logs in to the token with pin and lists its private and
+// secret keys: the objects a BYOK export can take.
+func discoverObjects(module string, tok ceremony.TokenChoice, pin []byte, login hsm.LoginOptions) ([]ceremony.ObjectChoice, error) {
+	s, done, err := openToken(module, tok)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := s.LoginWith(pin, login); err != nil {
+		return nil, err
+	}
+	objs, err := s.ListObjects(hsm.ObjectFilter{Classes: []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_SECRET_KEY}})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ceremony.ObjectChoice, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, ceremony.ObjectChoice{URI: o.URI, Label: o.Label, ID: o.ID,
+			Class: strings.ReplaceAll(o.ClassName, "-", " "), Type: o.TypeString(),
+			Extractable: o.Extractable, Sensitive: o.Sensitive, NeverExtractable: o.NeverExtractable})
+	}
+	return out, nil
 }

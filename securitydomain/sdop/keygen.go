@@ -80,6 +80,11 @@ type KeygenRequest struct {
 	// its own closed right after, so that the card can be removed. Without
 	// it, Validate finds every token (no PIN) before any key is made.
 	OneAtATime bool
+	// NextToken, with OneAtATime and no Tokens, gives custodian i's token
+	// URI when its turn comes (the guided ceremony waits for the card to
+	// be inserted and names it then); Custodians must be set. Its error
+	// is returned as it is.
+	NextToken func(i int) (string, error)
 	// Secrets are where the tokens' PINs come from.
 	Secrets custodian.Options
 	// OutDir is the new directory to write (it must not exist).
@@ -265,6 +270,8 @@ func (k *Keygen) checkParams() error {
 		return fmt.Errorf("%w: no output directory", ErrRequest)
 	case len(r.Tokens) > 0 && r.Custodians != 0 && r.Custodians != len(r.Tokens):
 		return fmt.Errorf("%w: %d custodians but %d tokens", ErrRequest, r.Custodians, len(r.Tokens))
+	case r.NextToken != nil && (!r.OneAtATime || len(r.Tokens) > 0):
+		return fmt.Errorf("%w: NextToken is for one card at a time, without Tokens", ErrRequest)
 	case n < securitydomain.MinCustodians || n > securitydomain.MaxCustodians:
 		pe.Param = "custodians"
 	case r.Quorum < securitydomain.MinQuorum || r.Quorum > securitydomain.MaxQuorum || r.Quorum > n:
@@ -296,20 +303,47 @@ func checkOutDir(path string) error {
 // (keyrite chooses a fresh CKA_ID for each new key).
 func (k *Keygen) parseTokens() error {
 	for i, s := range k.req.Tokens {
-		u, err := hsm.ParseURI(s)
+		u, err := parseTokenURI(i, s)
 		if err != nil {
-			return &TokenSourceError{Index: i, Err: err}
-		}
-		switch {
-		case u.Type != "" || len(u.ID) > 0:
-			return &TokenSourceError{Index: i, URI: u.Redacted(), Err: fmt.Errorf("%w: give only the token (and optionally object=LABEL for the new key), not type= or id=", ErrTokenSource)}
-		case u.Token == "" && u.Serial == "":
-			return &TokenSourceError{Index: i, URI: u.Redacted(), Err: fmt.Errorf("%w: it names no token: add token=LABEL (or serial=...)", ErrTokenSource)}
-		case u.ModulePath == "":
-			return &TokenSourceError{Index: i, URI: u.Redacted(), Err: fmt.Errorf("%w: %s has no module-path", hsm.ErrURI, u.Redacted())}
+			return err
 		}
 		k.uris = append(k.uris, u)
 	}
+	return nil
+}
+
+func parseTokenURI(i int, s string) (*hsm.URI, error) {
+	u, err := hsm.ParseURI(s)
+	if err != nil {
+		return nil, &TokenSourceError{Index: i, Err: err}
+	}
+	switch {
+	case u.Type != "" || len(u.ID) > 0:
+		return nil, &TokenSourceError{Index: i, URI: u.Redacted(), Err: fmt.Errorf("%w: give only the token (and optionally object=LABEL for the new key), not type= or id=", ErrTokenSource)}
+	case u.Token == "" && u.Serial == "":
+		return nil, &TokenSourceError{Index: i, URI: u.Redacted(), Err: fmt.Errorf("%w: it names no token: add token=LABEL (or serial=...)", ErrTokenSource)}
+	case u.ModulePath == "":
+		return nil, &TokenSourceError{Index: i, URI: u.Redacted(), Err: fmt.Errorf("%w: %s has no module-path", hsm.ErrURI, u.Redacted())}
+	}
+	return u, nil
+}
+
+// nextToken names custodian i's token through NextToken, when its turn
+// comes.
+func (k *Keygen) nextToken(i int) error {
+	if i < len(k.uris) {
+		return nil
+	}
+	s, err := k.req.NextToken(i)
+	if err != nil {
+		return err
+	}
+	u, err := parseTokenURI(i, s)
+	if err != nil {
+		return err
+	}
+	k.req.Tokens = append(k.req.Tokens, s)
+	k.uris = append(k.uris, u)
 	return nil
 }
 
@@ -333,7 +367,9 @@ func (k *Keygen) findTokens() error {
 }
 
 // OnTokens reports whether the keys are made on tokens.
-func (k *Keygen) OnTokens() bool { return len(k.uris) > 0 }
+func (k *Keygen) OnTokens() bool {
+	return len(k.uris) > 0 || k.req.OneAtATime && k.req.NextToken != nil
+}
 
 // Custodians is N.
 func (k *Keygen) Custodians() int { return k.n }

@@ -47,6 +47,11 @@ func (k *Keygen) generateOnToken(i int) (*KeygenCustodian, error) {
 	if !k.req.OneAtATime {
 		return k.makeOn(i, k.toks[i])
 	}
+	if k.req.NextToken != nil {
+		if err := k.nextToken(i); err != nil {
+			return nil, err
+		}
+	}
 	l := custodian.NewLoader(k.req.Secrets)
 	defer l.Close()
 	tok, err := l.Token(k.uris[i])
