@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/base/words"
 	"github.com/keyrite/keyrite/securitydomain"
 	"github.com/keyrite/keyrite/securitydomain/custodian"
@@ -164,12 +165,12 @@ func (e *Engine) Drill() error {
 // offered (failed).
 func drillFields(rep *securitydomain.VerifyReport, failed []Field) []Field {
 	var fields []Field
-	for _, k := range rep.Keys {
-		st := "opened"
+	for i, k := range rep.Keys {
+		st := fmt.Sprintf("opened share %d (x=%d) with %s", k.Index+1, k.X, keyName(k.Custodian))
 		if !k.Opened {
-			st = "NOT opened: " + k.Error
+			st = fmt.Sprintf("NOT opened with %s: %s", keyName(k.Custodian), k.Error)
 		}
-		fields = append(fields, Field{k.Custodian, st})
+		fields = append(fields, Field{fmt.Sprintf("key %d", i+1), st})
 	}
 	fields = append(fields, failed...)
 	fields = append(fields,
@@ -183,6 +184,29 @@ func drillFields(rep *securitydomain.VerifyReport, failed []Field) []Field {
 		fields = append(fields, Field{"entry " + d.Tag, st})
 	}
 	return fields
+}
+
+// keyName is how a report names a custodian's key: a token key by its
+// token and object, not its whole URI (module path and all).
+func keyName(name string) string {
+	u, err := hsm.ParseURI(name)
+	if err != nil {
+		return name
+	}
+	parts := []string{}
+	if u.Token != "" {
+		parts = append(parts, fmt.Sprintf("token %q", u.Token))
+	}
+	if u.Serial != "" {
+		parts = append(parts, "serial "+u.Serial)
+	}
+	switch {
+	case u.Object != "":
+		parts = append(parts, fmt.Sprintf("key %q", u.Object))
+	case len(u.ID) > 0:
+		parts = append(parts, fmt.Sprintf("key id %x", u.ID))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (e *Engine) askSD() (*sdop.SDFile, error) {
@@ -222,9 +246,18 @@ type shareOpener interface {
 // keys that could not be offered at all (a file, password or PIN problem),
 // which the drill's report does not list.
 func (e *Engine) collectCustodians(op shareOpener, sd *securitydomain.SecurityDomain, want int, drill bool) ([]Field, error) {
-	var failed []Field
+	failedAt := map[int]Field{} // keys not offered, by custodian number; a later success clears
 	failures := 0
 	rc := &restoreCards{e: e, sd: sd}
+	failed := func() []Field {
+		var out []Field
+		for n := 1; n <= want; n++ {
+			if f, ok := failedAt[n]; ok {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
 	for op.Opened() < want {
 		n := op.Opened() + 1
 		e.UI.Progress("custodians", op.Opened(), want)
@@ -236,20 +269,20 @@ func (e *Engine) collectCustodians(op shareOpener, sd *securitydomain.SecurityDo
 		st, err := e.openOne(op, rc, n)
 		if err != nil {
 			if errors.Is(err, ErrCancelled) || errors.Is(err, ErrNotAvailable) || errors.Is(err, ErrTooManyAttempts) {
-				return failed, err
+				return failed(), err
 			}
-			e.UI.Show(Message{Kind: Error, Text: err.Error()})
+			e.showFailure(fmt.Sprintf("Custodian %d's share was not opened", n), err)
 			if st.Custodian == "" { // not in the drill's report
-				failed = append(failed, Field{fmt.Sprintf("custodian %d", n), "NOT opened: " + err.Error()})
+				failedAt[n] = Field{fmt.Sprintf("custodian %d", n), "no key offered: " + err.Error()}
 			}
 			failures++
 			if failures >= e.maxAttempts() {
-				return failed, fmt.Errorf("%w: custodian keys", ErrTooManyAttempts)
+				return failed(), fmt.Errorf("%w: custodian keys", ErrTooManyAttempts)
 			}
 			if drill {
 				more, err := e.UI.Confirm("Try another key?")
 				if err != nil {
-					return failed, err
+					return failed(), err
 				}
 				if !more {
 					break
@@ -257,19 +290,20 @@ func (e *Engine) collectCustodians(op shareOpener, sd *securitydomain.SecurityDo
 			}
 			continue
 		}
+		delete(failedAt, n) // a retry that worked: no failure in the report
 		e.UI.Progress("custodians", op.Opened(), want)
 		e.UI.Show(Message{Kind: Success, Text: fmt.Sprintf("custodian %d: share opened (x=%d, %s); the card may be removed", n, st.X, st.Mechanism)})
 		if drill && op.Opened() < want {
 			more, err := e.UI.Confirm("Another custodian?")
 			if err != nil {
-				return failed, err
+				return failed(), err
 			}
 			if !more {
 				break
 			}
 		}
 	}
-	return failed, nil
+	return failed(), nil
 }
 
 // openOne asks for one custodian's key, opens it, and opens its share with
