@@ -386,6 +386,15 @@ func (m *Model) header(w int) string {
 			right = fmt.Sprintf("%s %d/%d [%s%s]", p.step, p.done, p.total, strings.Repeat("#", fill), strings.Repeat(".", barw-fill))
 		}
 	}
+	if lipgloss.Width(left)+lipgloss.Width(right) >= w && right != "" {
+		// Narrow: the counter stays, the rest gives way.
+		left = m.st.title.Render("keyrite")
+		if p := m.progress; p.total > 0 {
+			right = clip(fmt.Sprintf("%s %d/%d", p.step, p.done, p.total), max(1, w-lipgloss.Width(left)-1))
+		} else {
+			right = clip(right, max(1, w-lipgloss.Width(left)-1))
+		}
+	}
 	gap := w - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
 		return left
@@ -456,7 +465,7 @@ func (m *Model) footer(w int) []string {
 	}
 	if m.req == nil {
 		if m.cancelled {
-			return []string{m.st.warning.Render("cancelling…"), ""}
+			return []string{m.st.warning.Render(clip("cancelling: the step under way finishes first (an HSM operation is not cut off halfway); nothing more is done after it", w)), ""}
 		}
 		return []string{m.st.dim.Render("working…"), m.st.dim.Render("PgUp/PgDn scroll · Esc cancel")}
 	}

@@ -362,3 +362,24 @@ func TestGoldenForms(t *testing.T) {
 		}
 	}
 }
+
+// TestNarrowKeepsProgress: under 60 columns the progress counter stays in
+// the header (before, it vanished).
+func TestNarrowKeepsProgress(t *testing.T) {
+	m := newTestModel(40, 12)
+	send(m, progressMsg{step: "BYOK export", done: 2, total: 3})
+	head := strings.Split(m.View(), "\n")[0]
+	if !strings.Contains(head, "2/3") || lipgloss.Width(head) > 40 {
+		t.Errorf("header %q", head)
+	}
+}
+
+// TestCtrlCWhileWorking: Ctrl-C while a step is under way says what
+// happens (before, it was ignored silently).
+func TestCtrlCWhileWorking(t *testing.T) {
+	m := newTestModel(100, 20)
+	send(m, tea.KeyMsg{Type: tea.KeyCtrlC})
+	if v := m.View(); !strings.Contains(v, "cancelling: the step under way finishes first") {
+		t.Errorf("view:\n%s", v)
+	}
+}
