@@ -64,7 +64,9 @@ func (c *checker) check() {
 	if !slices.Contains(Kinds, f.Kind) {
 		c.bad(p("kind"), "%q: want one of %s", f.Kind, strings.Join(Kinds, ", "))
 	}
-	if !nameRE.MatchString(f.Name) {
+	if f.Name == "" {
+		c.bad(p("name"), "missing: a short name for the ceremony, e.g. contoso-app-keys-2026q1")
+	} else if !nameRE.MatchString(f.Name) {
 		c.bad(p("name"), "%q: want 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", short(f.Name))
 	}
 	if strings.TrimSpace(f.Purpose) == "" {
@@ -73,9 +75,11 @@ func (c *checker) check() {
 		c.bad(p("purpose"), "%d characters; keep it under 4096", len(f.Purpose))
 	}
 	c.checkPeople()
-	c.checkKEK()
-	c.checkTargets()
-	c.checkSD()
+	if slices.Contains(Kinds, f.Kind) { // what a plan holds depends on its kind
+		c.checkKEK()
+		c.checkTargets()
+		c.checkSD()
+	}
 	c.checkChecklist()
 	c.checkPolicy()
 }

@@ -9,8 +9,10 @@
 // duplicate keys and wrong types are refused, as are anchors, aliases,
 // merge keys, explicit tags, control characters and any value still
 // holding the templates' "FILL IN" placeholder. Every problem is reported
-// with its line and field path ("plan.yaml:23: targets[0].size: ..."), up
-// to 20 at once, and a plan with any problem gives no [Plan] at all.
+// with its line and field path ("plan.yaml:23: targets[0].size: ..."; a
+// field missing from the top level has no line, a YAML syntax error the
+// line where the text stops parsing), up to 20 at once, and a plan with
+// any problem gives no [Plan] at all.
 //
 //	keyrite_plan: 1                  # the format version
 //	kind: byok                       # byok | activation | restore

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -91,7 +92,7 @@ var (
 
 // yamlErrors turns the YAML library's errors into Errors, naming the field
 // at each line (root: the parsed tree, for that; may be nil).
-func yamlErrors(err error, root *yaml.Node) *Errors {
+func yamlErrors(err error, root *yaml.Node, data []byte) *Errors {
 	var errs Errors
 	var msgs []string
 	var te *yaml.TypeError
@@ -131,11 +132,47 @@ func yamlErrors(err error, root *yaml.Node) *Errors {
 			m = fmt.Sprintf("duplicate key %q (first at line %s)", sub[1], sub[2])
 			path = trimLast(path, sub[1])
 		default:
-			m = "YAML: " + m
+			m = "YAML syntax: " + m
+			if te == nil && data != nil {
+				if l := syntaxLine(data); l > line {
+					if line > 0 {
+						m += fmt.Sprintf(" (in the block that starts at line %d)", line)
+					}
+					line = l
+				}
+			}
+			if strings.Contains(m, "expected") || strings.Contains(m, "mapping values") {
+				m += "; check the indentation, and the \": \" after each field name"
+			}
 		}
 		errs.add(line, path, "%s", m)
 	}
 	return &errs
+}
+
+// syntaxLine finds the line of a YAML syntax error: the YAML library
+// names the line where the enclosing block starts, so this finds the
+// shortest run of first lines that does not parse (binary search: a
+// prefix holding the error fails, a shorter one parses).
+func syntaxLine(data []byte) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	fails := func(n int) bool {
+		var doc yaml.Node
+		return yaml.Unmarshal(bytes.Join(lines[:n], nil), &doc) != nil
+	}
+	if !fails(len(lines)) {
+		return 0
+	}
+	lo, hi := 1, len(lines)
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 // trimLast drops a last path element equal to key (the field is named in
@@ -279,9 +316,14 @@ func nodeAt(root *yaml.Node, path ...any) *yaml.Node {
 
 // keyLine is the line of the key of the last path element when that is a
 // mapping key (so that "tags" points at "tags:", not at its first entry).
+//
+// A field missing at the top of the plan has no line: 0.
 func keyLine(root *yaml.Node, path ...any) int {
 	if len(path) == 0 {
 		return root.Line
+	}
+	if nodeAt(root, path[0]) == root {
+		return 0
 	}
 	parent := nodeAt(root, path[:len(path)-1]...)
 	if k, ok := path[len(path)-1].(string); ok && parent.Kind == yaml.MappingNode {

@@ -240,13 +240,13 @@ func decode(data []byte) (*yaml.Node, *File, *Errors) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil, errs.add(0, "", "the file is empty; start from `keyrite plan new KIND`")
 		}
-		return nil, nil, yamlErrors(err, nil)
+		return nil, nil, yamlErrors(err, nil, data)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		line := extra.Line
 		if err != nil {
-			return nil, nil, yamlErrors(err, nil)
+			return nil, nil, yamlErrors(err, nil, data)
 		}
 		return nil, nil, errs.add(line, "", "a second YAML document (---): a plan is one document")
 	}
@@ -266,7 +266,7 @@ func decode(data []byte) (*yaml.Node, *File, *Errors) {
 	d2 := yaml.NewDecoder(bytes.NewReader(data))
 	d2.KnownFields(true)
 	if err := d2.Decode(&f); err != nil {
-		return nil, nil, yamlErrors(err, root)
+		return nil, nil, yamlErrors(err, root, data)
 	}
 	return root, &f, nil
 }

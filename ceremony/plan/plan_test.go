@@ -211,10 +211,10 @@ func TestBadPlans(t *testing.T) {
 		{"anchor and alias", "byok.yaml", "    by: carol", "    by: &c carol\n    at: *c", "anchors and aliases are not allowed", 0},
 		{"second document", "byok.yaml", "policy:\n", "---\npolicy:\n", "YAML", -1},
 		{"explicit tag", "byok.yaml", "    size: 3072", "    size: !!int 3072", "explicit tag !!int", 0},
-		{"raw control character", "byok.yaml", "Camera recording", "Camera\x1b[2Jrecording", "YAML: control characters are not allowed", -1},
+		{"raw control character", "byok.yaml", "Camera recording", "Camera\x1b[2Jrecording", "YAML syntax: control characters are not allowed", 0},
 		{"escaped control character", "byok.yaml", "item: Camera recording, its clock shown to the camera", `item: "Camera\e[2Jrecording"`, "checklist[1].item: control character U+001B", 0},
 		{"bidi override", "byok.yaml", "Camera recording", "Camera \u202erecording", "bidirectional control U+202E", 0},
-		{"YAML syntax", "byok.yaml", "    type: RSA\n", "    type: RSA\n   bad: [\n", "YAML:", -1},
+		{"YAML syntax", "byok.yaml", "    type: RSA\n", "    type: RSA\n   bad: [\n", "YAML syntax: did not find expected '-' indicator (in the block that starts at line 29); check the indentation", 35},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
