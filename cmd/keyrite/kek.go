@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/internal/base/cli"
@@ -28,40 +27,43 @@ func readLimited(path, what string, limit int64) ([]byte, error) {
 	return data, err
 }
 
-func fileErr(path string, err error) error {
-	return &cli.Reworded{Msg: path + ": " + strings.ReplaceAll(err.Error(), "byok: ", ""), Err: err}
+// fileErr names the file a library error is about.
+func fileErr(path string, err error) error { return cli.Reword(err, "%s: %v", path, err) }
+
+// loadKEK takes in a KEK file (and kid, when not empty) through the intake
+// step, with hints for every refusal. byok export and byok inspect use it
+// too.
+func loadKEK(path, kid string) (*byok.KEK, error) {
+	in, err := byok.KEKRequest{File: path, Kid: kid}.Validate()
+	if err != nil {
+		return nil, kekError(err)
+	}
+	res, err := in.Run()
+	if err != nil {
+		return nil, kekError(err)
+	}
+	return res.KEK, nil
 }
 
-// loadKEK reads and validates a KEK file (and kid, when not empty), with
-// hints for every refusal. byok export uses it too.
-func loadKEK(path, kid string) (*byok.KEK, error) {
-	if kid != "" {
-		if _, err := byok.ParseKid(kid); err != nil {
-			return nil, cli.WithHint(&cli.Reworded{Msg: "--kid: " + strings.ReplaceAll(err.Error(), "byok: ", ""), Err: err}, hintKid)
-		}
+// kekError gives a refused KEK its hint, chosen by the error's type and
+// sentinels; the request's kid is named as the flag it came from.
+func kekError(err error) error {
+	var ke *byok.KidError
+	switch {
+	case errors.As(err, &ke):
+		return cli.WithHint(cli.Reword(err, "--kid: %v", ke.Err), hintKid)
+	case errors.Is(err, byok.ErrKEKFile):
+		return cli.WithHint(err, hintKEKFile)
+	case errors.Is(err, byok.ErrKidMismatch):
+		return cli.WithHint(err, "leave out --kid (the file's kid is used), or check that the file and the kid name the same KEK version")
+	case errors.Is(err, byok.ErrKid):
+		return cli.WithHint(err, hintKid)
+	case errors.Is(err, byok.ErrKEKOps):
+		return cli.WithHint(err, hintKEKOps)
+	case errors.Is(err, byok.ErrKEKType):
+		return cli.WithHint(err, hintKEKMake)
 	}
-	data, err := readLimited(path, "KEK file", 1<<20)
-	if err != nil {
-		return nil, cli.WithHint(err, hintKEKFile)
-	}
-	k, err := byok.ParseKEK(data, kid)
-	if err != nil {
-		var hint string
-		switch {
-		case errors.Is(err, byok.ErrKidMismatch):
-			hint = "leave out --kid (the file's kid is used), or check that the file and the kid name the same KEK version"
-		case errors.Is(err, byok.ErrKid):
-			hint = hintKid
-		case errors.Is(err, byok.ErrKEKOps):
-			hint = hintKEKOps
-		case errors.Is(err, byok.ErrKEKType):
-			hint = hintKEKMake
-		default:
-			hint = hintKEKFile
-		}
-		return nil, cli.WithHint(fileErr(path, err), hint)
-	}
-	return k, nil
+	return cli.WithHint(err, hintKEKFile)
 }
 
 // kekJSON is the --json form of a KEK.
