@@ -173,11 +173,7 @@ func restoreError(err error, sdPath, cerDir string) error {
 	case errors.As(err, &quo):
 		return cli.WithHint(err, fmt.Sprintf("bring at least %d custodians' keys, each with --wrapping-key", quo.Required))
 	case errors.Is(err, sdop.ErrCeremony):
-		hint := "nothing was done"
-		if errors.Is(err, sdop.ErrRecordedAlready) {
-			hint = "record this step in a new ceremony directory; " + hint
-		}
-		return cli.WithHint(transcriptErr(cerDir, err), hint)
+		return ceremonyRefused(err, cerDir, "step", "done")
 	case errors.Is(err, sdop.ErrRecord):
 		return cli.WithHint(transcriptErr(cerDir, err), "fix the ceremony directory (`keyrite transcript verify "+cerDir+"` shows its problems), then run the step again")
 	case errors.Is(err, sdop.ErrNotWritten):
@@ -192,6 +188,17 @@ func restoreError(err error, sdPath, cerDir string) error {
 		return cli.WithHint(cli.Reword(err, "security domain %s: %v", sdPath, err), "the security domain is damaged or was altered: use the file downloaded at activation, or a verified copy")
 	}
 	return cli.WithHint(err, restoreHint(err))
+}
+
+// ceremonyRefused gives a step the ceremony refused (sdop.ErrCeremony)
+// its hint: nothing was done, and a second step of its kind wants a new
+// ceremony directory.
+func ceremonyRefused(err error, cerDir, step, nothing string) error {
+	hint := "nothing was " + nothing
+	if errors.Is(err, sdop.ErrRecordedAlready) {
+		hint = "record this " + step + " in a new ceremony directory; " + hint
+	}
+	return cli.WithHint(transcriptErr(cerDir, err), hint)
 }
 
 // restoreHint is the hint for an error of a restore or drill's inputs.

@@ -155,13 +155,7 @@ func keygenError(err error, cerDir string) error {
 	case errors.Is(err, sdop.ErrOutputDir):
 		return cli.WithHint(err, "create the parent directory first, or choose another --out-dir")
 	case errors.Is(err, sdop.ErrCeremony):
-		hint := "nothing was generated"
-		if errors.Is(err, sdop.ErrRecordedAlready) {
-			hint = "record this keygen in a new ceremony directory; " + hint
-		}
-		return cli.WithHint(transcriptErr(cerDir, err), hint)
-	case errors.Is(err, sdop.ErrRecord):
-		return cli.WithHint(err, "fix the ceremony directory (`keyrite transcript verify "+cerDir+"` shows its problems), then run keygen again")
+		return ceremonyRefused(err, cerDir, "keygen", "generated")
 	}
 	return restoreError(err, "", cerDir)
 }

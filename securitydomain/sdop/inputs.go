@@ -135,13 +135,17 @@ func ReadExchangeKey(path string) (*ExchangeKey, error) {
 
 // CheckOutput refuses an output that exists (ErrOutputExists, fs.ErrExist)
 // or whose directory does not (ErrOutputDir).
-func CheckOutput(path string) error {
+func CheckOutput(path string) error { return checkOutput(path, "output") }
+
+// checkOutput is CheckOutput for an output named what ("output",
+// "output directory").
+func checkOutput(path, what string) error {
 	if _, err := os.Lstat(path); err == nil {
-		return markf(ErrOutputExists, "output %s already exists", path)
+		return markf(ErrOutputExists, "%s %s already exists", what, path)
 	}
 	dir := filepath.Dir(path)
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return markf(ErrOutputDir, "output %s: the directory %s does not exist", path, dir)
+		return markf(ErrOutputDir, "%s %s: the directory %s does not exist", what, path, dir)
 	}
 	return nil
 }

@@ -239,7 +239,7 @@ func (req KeygenRequest) Validate() (*Keygen, error) {
 	if err := k.checkParams(); err != nil {
 		return nil, err
 	}
-	if err := checkOutDir(req.OutDir); err != nil {
+	if err := checkOutput(req.OutDir, "output directory"); err != nil {
 		return nil, err
 	}
 	if err := k.parseTokens(); err != nil {
@@ -284,19 +284,6 @@ func (k *Keygen) checkParams() error {
 		return nil
 	}
 	return pe
-}
-
-// checkOutDir refuses an output directory that exists (ErrOutputExists)
-// or whose parent does not (ErrOutputDir).
-func checkOutDir(path string) error {
-	if _, err := os.Lstat(path); err == nil {
-		return markf(ErrOutputExists, "output directory %s already exists", path)
-	}
-	dir := filepath.Dir(path)
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return markf(ErrOutputDir, "output directory %s: the directory %s does not exist", path, dir)
-	}
-	return nil
 }
 
 // parseTokens parses the token URIs: each names a token, and no key
