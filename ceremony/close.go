@@ -46,12 +46,11 @@ func newCloseForm() *closeForm {
 			_, err := readInput(s, "signing key", signop.MaxKeyFile)
 			return err
 		}}
-	c.role = &FormField{Key: "role", Title: "Role you sign in", Kind: SelectField,
-		Help: "with a trust file, the trust file's role for the key is used",
+	c.role = &FormField{Key: "role", Title: "Role you sign in", Kind: SelectField, Optional: true,
 		Options: func() ([]Option, error) {
-			opts := make([]Option, len(signRoles))
-			for i, r := range signRoles {
-				opts[i] = Option{Label: r, Value: r}
+			opts := []Option{{Label: "the trust file's role for this key (operator without a trust file)", Value: ""}}
+			for _, r := range signRoles {
+				opts = append(opts, Option{Label: r, Value: r})
 			}
 			return opts, nil
 		}}
@@ -69,7 +68,7 @@ func newCloseForm() *closeForm {
 func (e *Engine) signLoop(c *closeForm) error {
 	for {
 		e.showCeremonyState()
-		if err := AskForm(e.UI, &Form{Step: "Sign", Title: "Signer", Fields: []*FormField{c.key, c.role, c.trust}}); err != nil {
+		if err := AskForm(e.UI, &Form{Step: "Sign", Title: "Signer", Fields: []*FormField{c.key, c.trust, c.role}}); err != nil {
 			return err
 		}
 		res, err := e.signOnce(c)

@@ -52,9 +52,9 @@ func closeFixture(t *testing.T) (dir, op, witness, trust string) {
 func TestCloseCeremony(t *testing.T) {
 	dir, op, witness, trust := closeFixture(t)
 	ui := ceremonytest.New(t,
-		"/nonexistent.pem", op, "1", trust, // the missing key is refused as typed
-		"1", // another signer
-		witness, "2", trust,
+		"/nonexistent.pem", op, trust, "1", // the missing key is refused as typed; the trust file's role
+		"1",                 // another signer
+		witness, trust, "3", // witness, as the trust file says too
 	)
 	e := engine(ui)
 	e.CeremonyDir = dir
@@ -78,7 +78,7 @@ func TestCloseCeremony(t *testing.T) {
 // warns that the signers must sign again.
 func TestResumeShowsUncoveredSteps(t *testing.T) {
 	dir, op, _, _ := closeFixture(t)
-	ui := ceremonytest.New(t, op, "1", "", "2")
+	ui := ceremonytest.New(t, op, "", "2", "2")
 	e := engine(ui)
 	e.CeremonyDir = dir
 	if err := e.CloseCeremony(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/keyrite/keyrite/internal/base/cli"
 )
@@ -55,9 +56,32 @@ func commands() []command {
 
 func main() { os.Exit(run(os.Args[1:], &env{os.Stdin, os.Stdout, os.Stderr})) }
 
+// guidedArgs reports whether args start the guided ceremony: none, "tui",
+// a flag of the guided ceremony (keyrite --ceremony DIR, --plain), or a
+// directory (keyrite DIR: a ceremony to look at).
+func guidedArgs(args []string) bool {
+	if len(args) == 0 || args[0] == "tui" {
+		return true
+	}
+	a := args[0]
+	if a == "-h" || a == "--help" || a == "-help" {
+		return false
+	}
+	if strings.HasPrefix(a, "-") {
+		return true
+	}
+	for _, c := range commands() {
+		if g, _, _ := strings.Cut(c.Name, " "); g == a {
+			return false // a command, even if a directory has its name
+		}
+	}
+	st, err := os.Stat(a)
+	return err == nil && st.IsDir()
+}
+
 func run(args []string, e *env) (code int) {
 	defer cli.Recover(e.stderr, prog, &code)
-	if len(args) == 0 || args[0] == "--plain" || args[0] == "tui" {
+	if guidedArgs(args) {
 		return cli.Report(e.stderr, prog, withSelfTest(runGuided)(e, args))
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
