@@ -365,6 +365,7 @@ func runTranscriptShow(e *env, args []string) error {
 	cli.Positional(fs, "DIR")
 	trustFile := fs.String("trust", "", "trust file (optional): show who counts for the policy")
 	asJSON := fs.Bool("json", false, "print JSON")
+	tuiFlag := fs.Bool("tui", false, "browse the events, signatures and problems full-screen (read-only; needs a terminal)")
 	pos, err := cli.Parse(fs, args)
 	if err != nil {
 		return err
@@ -373,6 +374,9 @@ func runTranscriptShow(e *env, args []string) error {
 		return cli.WithHint(cli.Usagef("transcript show: want one ceremony directory, got %d arguments", len(pos)), "usage: keyrite transcript show DIR [--trust FILE] [--json]")
 	}
 	dir := pos[0]
+	if *tuiFlag {
+		return runTranscriptShowTUI(e, dir, *trustFile, *asJSON)
+	}
 	trust, err := loadTrust(*trustFile)
 	if err != nil {
 		return err
