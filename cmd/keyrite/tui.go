@@ -35,6 +35,9 @@ func runGuided(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(pos) == 1 && isCeremonyDir(pos[0]) {
+		return runGuidedAudit(e, pos[0], *plainFlag) // keyrite DIR: the auditor's view
+	}
 	if len(pos) > 0 {
 		return cli.WithHint(cli.Usagef("unexpected argument %q", pos[0]), "usage: keyrite [--plain] [--ceremony DIR]", "run 'keyrite help' for the list of commands")
 	}
