@@ -40,14 +40,18 @@ func TestTranscriptShowTUIWithoutTerminal(t *testing.T) {
 	}
 }
 
-// TestGuidedOnCeremonyDir: `keyrite tui DIR` without a terminal prints the
-// text form of the ceremony; a directory that holds no transcript is still
+// TestGuidedOnCeremonyDir: `keyrite DIR` (and `keyrite tui DIR`) without a
+// terminal prints the text form of the ceremony; a directory that holds no transcript is still
 // refused.
 func TestGuidedOnCeremonyDir(t *testing.T) {
 	dir := auditCeremony(t)
 	code, out, errs := runKeyrite(t, "tui", dir)
 	if code != 0 || !strings.Contains(out, "kek.inspect") || !strings.Contains(out, "bob compared the words aloud") {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	code, out2, errs := runKeyrite(t, dir)
+	if code != 0 || out2 != out {
+		t.Fatalf("keyrite DIR: exit %d, stderr %q, stdout differs from keyrite tui DIR:\n%s", code, errs, out2)
 	}
 	code, _, errs = runKeyrite(t, "tui", t.TempDir())
 	if code != 2 || !strings.Contains(errs, "unexpected argument") {
