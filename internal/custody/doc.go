@@ -52,6 +52,23 @@
 // time and at combine time so that people can compare them with the record of
 // the ceremony.
 //
+// # Steps
+//
+// `keyrite custody split`, `keyrite custody combine` and the guided
+// ceremony run [SplitRequest] and [CombineRequest], shaped like the other
+// ceremony steps: Validate checks everything checkable before the secret
+// is split or recombined (outputs free, parameters, recipients and
+// identities loaded, the secret file read, the ceremony open and locked),
+// Run acts and, with a ceremony, records the step ("custody.split",
+// "custody.combine", through transcripts/steps).
+//
+// A failed recording: the outputs are written first (a split's shares are
+// the custodians' and are handed out at once; a combined secret is what
+// the ceremony needs next), then the step is recorded. If the recording
+// fails, the outputs stay and the error ([ErrRecord]) says so, for the step
+// to be recorded by hand. The ceremony is held open, and locked, from
+// Validate to Close.
+//
 // Secrets are kept in byte slices and cleared after use as a best effort; Go
 // cannot promise that no copy remains in memory.
 package custody

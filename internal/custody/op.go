@@ -16,21 +16,6 @@ import (
 	"github.com/keyrite/keyrite/transcripts/steps"
 )
 
-// The custody steps as ceremony operations: `keyrite custody split` and
-// `keyrite custody combine` (and the guided ceremony) run SplitRequest and
-// CombineRequest, shaped like the other steps: Validate checks everything
-// checkable before the secret is split or recombined (outputs free,
-// parameters, recipients and identities loaded, the secret file read, the
-// ceremony open and locked), Run acts and, with a ceremony, records the
-// step ("custody.split", "custody.combine", through transcripts/steps).
-//
-// A failed recording. The outputs are written first (a split's shares are
-// the custodians' and are handed out at once; a combined secret is what
-// the ceremony needs next), then the step is recorded: if the recording
-// fails, the outputs stay and the error (ErrRecord) says so, for the step
-// to be recorded by hand. The ceremony is held open, and locked, from
-// Validate to Close, so that only a failing disk can make it fail.
-
 // Refusals and failures of the operations, matched with errors.Is.
 var (
 	// ErrOutputExists: an output exists (it also matches fs.ErrExist).
