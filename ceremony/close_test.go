@@ -87,7 +87,7 @@ func TestResumeShowsUncoveredSteps(t *testing.T) {
 	if err := transcripts.RecordStep(dir, transcripts.Event{Step: "byok.export", Action: "exported a key"}); err != nil {
 		t.Fatal(err)
 	}
-	ui = ceremonytest.New(t, "6")
+	ui = ceremonytest.New(t, "8")
 	e = engine(ui)
 	e.CeremonyDir = dir
 	if err := e.Run(); err != nil {
@@ -103,7 +103,7 @@ func TestCeremonyDirNotACeremony(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644)
 	empty := t.TempDir()
-	ui := ceremonytest.New(t, dir, empty, "6")
+	ui := ceremonytest.New(t, dir, empty, "8")
 	if err := engine(ui).Run(); err != nil {
 		t.Fatal(err)
 	}

@@ -63,6 +63,8 @@ var flowNames = []string{
 	"Security domain: restore from a quorum of custodians (restore blob)",
 	"Quorum drill: check a security domain can be restored, writing nothing",
 	"Activation: generate the custodians' keys on their cards, one card at a time",
+	"Custody: split a secret M-of-N to custodians (age-encrypted shares)",
+	"Custody: recombine a split secret from its custodians' shares",
 	"Close the ceremony: signatures until the trust policy is met",
 	"Quit",
 }
@@ -95,6 +97,10 @@ func (e *Engine) Run() error {
 		case 3:
 			err = e.ActivationKeys()
 		case 4:
+			err = e.CustodySplit()
+		case 5:
+			err = e.CustodyCombine()
+		case 6:
 			err = e.CloseCeremony()
 		default:
 			return nil
@@ -105,7 +111,7 @@ func (e *Engine) Run() error {
 		if err != nil && !errors.Is(err, ErrBack) {
 			return err
 		}
-		if err == nil && i != 4 {
+		if err == nil && i != 6 {
 			e.showCeremonyState()
 		}
 	}

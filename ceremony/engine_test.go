@@ -436,7 +436,7 @@ func TestDrillBelowQuorum(t *testing.T) {
 }
 
 func TestRunQuit(t *testing.T) {
-	ui := ceremonytest.New(t, "", "6")
+	ui := ceremonytest.New(t, "", "8")
 	if err := engine(ui).Run(); err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func (p *pane) moduleOptions() []string {
 }
 
 // menu is the guided ceremony's menu, in order.
-var menu = []string{"BYOK", "Security domain", "Quorum drill", "Activation", "Close the ceremony", "Quit"}
+var menu = []string{"BYOK", "Security domain", "Quorum drill", "Activation", "Custody: split", "Custody: recombine", "Close the ceremony", "Quit"}
 
 // TestTUIEndToEnd drives the real binaries: the emulator plays the cloud,
 // keyrite-uploader creates the KEK, the guided TUI (in a tmux pane) takes
