@@ -1,7 +1,10 @@
 // Package plain is the line-by-line face of the ceremony engine: numbered
-// choices, y/n questions and one-line answers, read from an io.Reader and
-// written to an io.Writer. It needs no terminal, so it serves `keyrite
-// --plain`, screen readers, and scripted runs with piped input.
+// choices, y/n questions, one-line answers and forms asked one field per
+// line (each field's current answer offered in brackets, "<" to go back),
+// read from an io.Reader and written to an io.Writer. No cursor movement,
+// no colour: what it writes reads the same in a screen reader, a log or a
+// transcript. It needs no terminal, so it serves `keyrite --plain`, screen
+// readers, and scripted runs with piped input.
 //
 // Secrets are never read from the answer stream, which may be echoed: they
 // come from the Secret function, by default the terminal with echo off
@@ -36,7 +39,16 @@ type UI struct {
 	Echo bool
 
 	lastProgress string
+	lastSteps    string // the step line printed last
+	lastStepList string // the step names it was for
+	formHinted   bool   // formHint was printed
 }
+
+var (
+	_ ceremony.UI      = (*UI)(nil)
+	_ ceremony.FormUI  = (*UI)(nil)
+	_ ceremony.StepsUI = (*UI)(nil)
+)
 
 // New returns a UI reading answers from in and writing to out.
 func New(in io.Reader, out io.Writer) *UI {
@@ -84,7 +96,8 @@ func (u *UI) Confirm(prompt string) (bool, error) {
 	}
 }
 
-// Choose implements ceremony.UI: options are numbered from 1.
+// Choose implements ceremony.UI: options are numbered from 1; an answer
+// may also be the start of one option's label (see pick).
 func (u *UI) Choose(prompt string, options []string) (int, error) {
 	if len(options) == 0 {
 		return 0, errors.New("plain: nothing to choose from")
@@ -99,12 +112,46 @@ func (u *UI) Choose(prompt string, options []string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(a))
-		if err == nil && n >= 1 && n <= len(options) {
+		i, err := pick(a, options)
+		if err == nil {
+			return i, nil
+		}
+		fmt.Fprintln(u.out, err)
+	}
+}
+
+// pick reads the answer to a one-of question: an option's number from 1,
+// or an option's label or the start of exactly one (case ignored), so that
+// scripted answers can name what they choose ("Quit", "in a key file")
+// and stay right when options are added.
+func pick(a string, labels []string) (int, error) {
+	a = strings.TrimSpace(a)
+	if n, err := strconv.Atoi(a); err == nil || a == "" {
+		if err == nil && n >= 1 && n <= len(labels) {
 			return n - 1, nil
 		}
-		fmt.Fprintf(u.out, "please answer with a number from 1 to %d\n", len(options))
+		return 0, fmt.Errorf("please answer with a number from 1 to %d", len(labels))
 	}
+	la := strings.ToLower(a)
+	found := -1
+	for i, l := range labels {
+		if strings.ToLower(l) == la {
+			return i, nil
+		}
+	}
+	for i, l := range labels {
+		if !strings.HasPrefix(strings.ToLower(l), la) {
+			continue
+		}
+		if found >= 0 {
+			return 0, fmt.Errorf("%q begins more than one option: please answer with a number from 1 to %d", a, len(labels))
+		}
+		found = i
+	}
+	if found < 0 {
+		return 0, fmt.Errorf("please answer with a number from 1 to %d", len(labels))
+	}
+	return found, nil
 }
 
 // AskSecret implements ceremony.UI, through Secret (never the answer stream).
