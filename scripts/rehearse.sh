@@ -8,7 +8,9 @@
 #
 # Everything it makes stays in DIR: tokens, the emulator's state, the KEK,
 # the .byok files, the custodians' certificates, the security domain, the
-# restore blob, and two signed ceremony transcripts, replayed at the end.
+# restore blob, and two signed ceremony transcripts, replayed at the end;
+# also a third, unsigned one, of a BYOK export run through the guided
+# ceremony's plain face (keyrite --plain) with scripted answers.
 # Rehearsal PINs are fixed and public: never reuse anything from DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -93,6 +95,42 @@ run keyrite byok export --key "$dir/soft-rsa3072.pem" --kek "$dir/kek.pem" --kid
   --out "$dir/soft-rsa3072.byok" --ceremony "$byok_cer"
 rm -f "$dir/soft-rsa3072.pem"
 run keyrite byok inspect "$dir/app-aes256.byok" --kek "$dir/kek.pem" --ceremony "$byok_cer"
+
+# ---- guided ceremony through the plain face, answers scripted -------------
+step "offline, guided: a BYOK export through keyrite --plain, answers scripted"
+# The guided ceremony's forms asked one line at a time, as a screen reader
+# or a script meets them: here a soft EC P-256 key file exported under the
+# same KEK into a ceremony of its own (ceremony-guided/, left unsigned).
+# Answers name their options ("in a key file", "Quit") rather than number
+# them. The witness's part, typing back the first KEK words that the online
+# side reads out, is played by `keyrite kek inspect --json`.
+guided_cer="$dir/ceremony-guided"
+kek_words=$(keyrite kek inspect --kek "$dir/kek.pem" --kid "$kid" --json |
+  sed -n 's/^ *"words": *"\([^"]*\)".*/\1/p' | head -n 1 | cut -d' ' -f1-4)
+[ -n "$kek_words" ] || { echo "rehearse: error: keyrite kek inspect --json printed no words" >&2; exit 1; }
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/guided-ec256.pem" 2>/dev/null
+echo "\$ keyrite --plain --ceremony $guided_cer <<ANSWERS   (the dialogue follows, answers echoed)"
+keyrite --plain --ceremony "$guided_cer" <<ANSWERS
+BYOK
+$dir/kek.pem
+$kid
+$kek_words
+in a key file
+$dir/guided-ec256.pem
+$dir/guided-ec256.byok
+
+Yes, go ahead
+Quit
+ANSWERS
+rm -f "$dir/guided-ec256.pem"
+[ -s "$dir/guided-ec256.byok" ] || { echo "rehearse: error: the guided ceremony wrote no guided-ec256.byok" >&2; exit 1; }
+run keyrite transcript verify "$guided_cer"
+guided_json=$(keyrite transcript verify "$guided_cer" --json)
+case $guided_json in
+  *'"step": "byok.export"'*) echo "# the guided export is recorded (step byok.export) and the transcript verifies" ;;
+  *) echo "rehearse: error: transcript verify shows no byok.export step in $guided_cer" >&2; exit 1 ;;
+esac
+# ---- end of the guided ceremony -------------------------------------------
 
 step "sign the transcript: operator (Ed25519 file) and witness (ECDSA P-256 on a card)"
 openssl genpkey -algorithm ed25519 -out "$dir/operator.pem" 2>/dev/null
