@@ -807,17 +807,62 @@ func padLeft(s string, w int) string {
 	return s
 }
 
-// wrapIndent wraps s to w cells, continuing lines with indent.
+// wrapIndent wraps plain text s to w cells at spaces (not at hyphens:
+// "kek-public-key" stays whole), cutting words longer than a line, and
+// continues lines with indent.
 func wrapIndent(s string, w int, indent string) string {
 	iw := ansi.StringWidth(indent)
 	if w-iw < 8 {
 		return s
 	}
-	lines := strings.Split(ansi.Wrap(s, w-iw, ""), "\n")
+	lines := wrapText(s, w-iw)
 	for i := 1; i < len(lines); i++ {
 		lines[i] = indent + lines[i]
 	}
 	return strings.Join(lines, "\n")
+}
+
+func wrapText(s string, w int) []string {
+	var lines []string
+	var cur strings.Builder
+	cw := 0
+	flush := func() {
+		lines = append(lines, cur.String())
+		cur.Reset()
+		cw = 0
+	}
+	for _, word := range strings.Fields(s) {
+		ww := ansi.StringWidth(word)
+		if cw > 0 && cw+1+ww > w {
+			flush()
+		}
+		for ww > w {
+			if cw > 0 {
+				flush()
+			}
+			// Cut after a '/', '-' or '.' in the second half of the line
+			// (a URL, a path), else at the width.
+			n := w
+			if head := ansi.Cut(word, 0, w); len(head) == w {
+				if i := strings.LastIndexAny(head, "/-."); i >= w/2 {
+					n = i + 1
+				}
+			}
+			lines = append(lines, ansi.Cut(word, 0, n))
+			word = ansi.Cut(word, n, ww)
+			ww = ansi.StringWidth(word)
+		}
+		if cw > 0 {
+			cur.WriteByte(' ')
+			cw++
+		}
+		cur.WriteString(word)
+		cw += ww
+	}
+	if cw > 0 || len(lines) == 0 {
+		flush()
+	}
+	return lines
 }
 
 // sortedRoles lists a role count map as "operator 1/1, witness 0/1".

@@ -577,3 +577,22 @@ func TestGoldenScreens(t *testing.T) {
 		}
 	}
 }
+
+func TestWrapText(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		w    int
+		want []string
+	}{
+		{"", 10, []string{""}},
+		{"none: no artifact of a kind replay re-checks", 20, []string{"none: no artifact of", "a kind replay", "re-checks"}},
+		{"kek.pem (kek-public-key, 451 bytes)", 16, []string{"kek.pem", "(kek-public-key,", "451 bytes)"}},
+		{"abcdefghijklmnopqrstuvwxyz end", 10, []string{"abcdefghij", "klmnopqrst", "uvwxyz end"}},
+		{"a ✓ b", 3, []string{"a ✓", "b"}},
+		{"kid https://v.vault.azure.net/keys/kek-rsa2048/07a6 (match)", 24, []string{"kid", "https://v.vault.azure.", "net/keys/kek-rsa2048/", "07a6 (match)"}},
+	} {
+		if got := wrapText(tc.in, tc.w); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("wrapText(%q, %d) = %q, want %q", tc.in, tc.w, got, tc.want)
+		}
+	}
+}
