@@ -7,9 +7,6 @@ import (
 	"github.com/keyrite/keyrite/byok"
 )
 
-// maxKEKFile bounds a KEK file (a PEM public key or a JSON key object).
-const maxKEKFile = 1 << 20
-
 // minTypedWords is how many of a fingerprint's words the witness types back
 // from what the online side reads out.
 const minTypedWords = 4
@@ -24,20 +21,14 @@ type kekForm struct {
 
 func newKEKForm() *kekForm {
 	k := &kekForm{}
-	var data []byte
 	k.file = &FormField{Key: "kek", Title: "KEK file", Kind: PathField,
 		Help: "what `az keyvault key download --encoding PEM` wrote on the online side, or the JSON of `az keyvault key show`",
 		Check: func(path string) error {
-			b, err := readInput(path, "KEK file", maxKEKFile)
-			if err != nil {
-				return err
+			kk, err := intakeKEK(path, "")
+			if err == nil {
+				k.kek = kk
 			}
-			kk, err := byok.ParseKEK(b, "")
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			data, k.kek = b, kk
-			return nil
+			return err
 		},
 		Status: func(string) string {
 			if k.kek == nil {
@@ -52,14 +43,27 @@ func newKEKForm() *kekForm {
 		Help: "https://VAULT.vault.azure.net/keys/NAME/VERSION, as `az keyvault key show --query key.kid` prints it; empty when the KEK file carries it",
 		Skip: func() bool { return k.kek != nil && k.kek.Kid != "" && k.kid.Value == "" },
 		Check: func(kid string) error {
-			kk, err := byok.ParseKEK(data, kid)
-			if err != nil {
-				return err
+			kk, err := intakeKEK(k.file.Value, kid)
+			if err == nil {
+				k.kek = kk
 			}
-			k.kek = kk
-			return nil
+			return err
 		}}
 	return k
+}
+
+// intakeKEK takes the KEK in through byok's intake step, as `keyrite kek
+// inspect` and `keyrite byok export` do.
+func intakeKEK(path, kid string) (*byok.KEK, error) {
+	in, err := byok.KEKRequest{File: path, Kid: kid}.Validate()
+	if err != nil {
+		return nil, err
+	}
+	res, err := in.Run()
+	if err != nil {
+		return nil, err
+	}
+	return res.KEK, nil
 }
 
 // IntakeKEK is the KEK-intake step: a form for the KEK file and kid, then
