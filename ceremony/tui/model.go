@@ -433,6 +433,7 @@ func (m *Model) historyTail(w, need int) []string {
 }
 
 func (m *Model) messageLines(msg ceremony.Message, w int) []string {
+	msg = reflowWords(msg, w)
 	st := m.st.info
 	switch msg.Kind {
 	case ceremony.Heading:
@@ -558,4 +559,48 @@ func clip(s string, w int) string {
 		return s
 	}
 	return string(r[:max(0, w-1)]) + "…"
+}
+
+// reflowWords lays out the word lists of msg's fields (a field named
+// "words" or "... words") for width w: groups of four words, as people read
+// them aloud, as many groups to a line as fit, never a group cut.
+func reflowWords(msg ceremony.Message, w int) ceremony.Message {
+	nameW := 0
+	for _, f := range msg.Fields {
+		nameW = max(nameW, len(f.Name))
+	}
+	room := w - nameW - 4 // "  NAME: "
+	var fields []ceremony.Field
+	for _, f := range msg.Fields {
+		if f.Name == "words" || strings.HasSuffix(f.Name, " words") {
+			f.Value = groupWords(strings.Fields(f.Value), room)
+		}
+		fields = append(fields, f)
+	}
+	msg.Fields = fields
+	return msg
+}
+
+func groupWords(ws []string, room int) string {
+	var groups []string
+	for i := 0; i < len(ws); i += 4 {
+		groups = append(groups, strings.Join(ws[i:min(i+4, len(ws))], " "))
+	}
+	var lines []string
+	cur := ""
+	for _, g := range groups {
+		switch {
+		case cur == "":
+			cur = g
+		case len(cur)+2+len(g) <= room:
+			cur += "  " + g
+		default:
+			lines = append(lines, cur)
+			cur = g
+		}
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return strings.Join(lines, "\n")
 }

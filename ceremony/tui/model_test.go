@@ -383,3 +383,23 @@ func TestCtrlCWhileWorking(t *testing.T) {
 		t.Errorf("view:\n%s", v)
 	}
 }
+
+// TestWordsInGroups: at 80 columns a 32-word fingerprint is laid out in
+// groups of four, never a group cut across lines (before, the lines of
+// eight words wrapped mid-list).
+func TestWordsInGroups(t *testing.T) {
+	phrase := "aztec travesty hamlet microwave physique universe dupont glossary spheroid revival accrue whimsical pluto jamaica klaxon retrieval scorecard exodus cement atmosphere aardvark potato select consulting cowbell cumbersome kiwi hamilton erase customer flagpole combustion"
+	m := newTestModel(80, 30)
+	send(m, showMsg{Kind: ceremony.Info, Title: "KEK", Fields: []ceremony.Field{{Name: "SHA-256", Value: "13e5"}, {Name: "words", Value: ceremony.WordLines(phrase, 8)}}})
+	v := m.View()
+	for _, group := range []string{"aztec travesty hamlet microwave", "physique universe dupont glossary", "flagpole combustion"} {
+		if !strings.Contains(v, group) {
+			t.Errorf("group %q cut:\n%s", group, v)
+		}
+	}
+	for _, l := range strings.Split(v, "\n") {
+		if lipgloss.Width(l) > 80 {
+			t.Errorf("line too wide: %q", l)
+		}
+	}
+}
