@@ -365,7 +365,11 @@ func (m *Model) sync() {
 	if k := fmt.Sprintf("%d:%d", sel, m.detail.Width); k != m.detailFor {
 		m.detailFor = k
 		if sel < 0 {
-			m.detail.SetContent(m.st.dim.Render("no event matches the search"))
+			msg := "no event matches the search"
+			if len(m.rows) == 0 {
+				msg = "no event verifies: see the problems (3)"
+			}
+			m.detail.SetContent(m.st.dim.Render(msg))
 		} else {
 			m.detail.SetContent(m.eventDetail(&m.rows[sel], m.detail.Width))
 		}

@@ -596,3 +596,23 @@ func TestWrapText(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyReport: a report with no verified event (a transcript broken at
+// its first line) still draws, at every size, and says where to look.
+func TestEmptyReport(t *testing.T) {
+	rep := &transcripts.Report{Dir: "/media/usb/c", Lines: 2, Problems: []transcripts.Problem{{File: transcripts.TranscriptFile, Line: 1, Message: "not JSON"}}}
+	m := New(rep, Options{Renderer: asciiRenderer(), Width: 80, Height: 24})
+	for _, sz := range [][2]int{{80, 24}, {120, 40}} {
+		send(m, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]}, down, end, enter, pgdn)
+		v := m.View()
+		checkFrame(t, v, sz[0], sz[1])
+		if !strings.Contains(v, "FAILED (1 problem)") || !strings.Contains(v, "no event verifies") {
+			t.Errorf("%dx%d:\n%s", sz[0], sz[1], v)
+		}
+		send(m, keys("p"))
+		if v := m.View(); !strings.Contains(v, "transcript.jsonl line 1: not JSON") {
+			t.Errorf("problems:\n%s", v)
+		}
+		send(m, keys("e"))
+	}
+}
