@@ -14,7 +14,7 @@ import (
 // byok/export, which `keyrite byok export` calls too (ceremony.RunExport
 // hands it the PIN the ceremony asked for through its PIN callback).
 func guidedBackends() ceremony.Backends {
-	return ceremony.Backends{Export: ceremony.RunExport, OpenCustodian: guidedOpenCustodian}
+	return ceremony.Backends{Export: ceremony.RunExport, OpenCustodian: guidedOpenCustodian, Discovery: guidedDiscovery()}
 }
 
 // guidedOpenCustodian opens a custodian's key on a token the way `keyrite sd

@@ -158,9 +158,9 @@ func TestGuidedRestoreWithCards(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "blob.json")
 	ui := ceremonytest.New(t, set+"/sd.json", set+"/exchange_cert.pem", tuiExchWords(t, set+"/exchange_cert.pem"), out, "y",
-		"1", uris[1], softhsmtest.PIN,
-		"1", uris[0], "0000", // wrong PIN: refused, asked again
-		"1", uris[0], softhsmtest.PIN)
+		"2", uris[1], softhsmtest.PIN, // 2: type the key's URI
+		"2", uris[0], "0000", // wrong PIN: refused, asked again
+		"2", uris[0], softhsmtest.PIN)
 	e := &ceremony.Engine{UI: ui, Backends: guidedBackends()}
 	if err := e.SDRestore(); err != nil {
 		t.Fatalf("%v\n%s", err, ui.Log())

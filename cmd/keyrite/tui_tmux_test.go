@@ -97,7 +97,7 @@ func TestTUIInTmux(t *testing.T) {
 	typeText(kid)
 	waitFor("Type the first 4 or more words")
 	first4 := strings.Join(strings.Fields(fp.Words())[:4], " ")
-	for _, want := range []string{"RSA 2048 bits", fp.Hex(), strings.Join(strings.Fields(fp.Words())[:8], " ")} {
+	for _, want := range []string{"RSA 2048 bits", fp.Hex(), strings.Join(strings.Fields(fp.Words())[:4], " "), strings.Join(strings.Fields(fp.Words())[4:8], " ")} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("the KEK screen does not show %q:\n%s", want, screen)
 		}
