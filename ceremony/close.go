@@ -152,6 +152,9 @@ func (e *Engine) showCeremonyState() {
 	if e.CeremonyDir == "" {
 		return
 	}
+	if _, err := os.Lstat(filepath.Join(e.CeremonyDir, transcripts.TranscriptFile)); errors.Is(err, fs.ErrNotExist) {
+		return // a new ceremony: nothing recorded yet
+	}
 	rep, err := transcripts.Verify(e.CeremonyDir, nil)
 	if rep == nil {
 		if err != nil && !errors.Is(err, transcripts.ErrNotCeremony) {

@@ -112,3 +112,18 @@ func TestCeremonyDirNotACeremony(t *testing.T) {
 		t.Error(ui.Log())
 	}
 }
+
+// TestNewCeremonyNoWarning: a ceremony directory that does not exist yet
+// is no problem to report (before, "cannot read it: no such file" was
+// shown as a warning at the start).
+func TestNewCeremonyNoWarning(t *testing.T) {
+	ui := ceremonytest.New(t, "8")
+	e := engine(ui)
+	e.CeremonyDir = filepath.Join(t.TempDir(), "new")
+	if err := e.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(ui.Log(), "cannot read") || strings.Contains(ui.Log(), "warning") {
+		t.Errorf("log:\n%s", ui.Log())
+	}
+}
