@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -212,6 +213,11 @@ func (c *Ceremony) load() error {
 		// Only an empty directory (or one holding just the artifacts
 		// directory a crashed first Open made) becomes a ceremony: a
 		// mistyped --ceremony pointing at a home directory must not.
+		// The temporary file of a first Open killed while it wrote the
+		// opening record is its own leftover, removed.
+		if err := removeCreateTemps(c.dir); err != nil {
+			return err
+		}
 		if names, _ := listDir(c.dir); !(len(names) == 0 || len(names) == 1 && names[0] == ArtifactsDir) {
 			return fmt.Errorf("%w: %s has no %s and is not empty; give a new or empty directory for a new ceremony", ErrNotCeremony, c.dir, TranscriptFile)
 		}
@@ -387,6 +393,27 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// createTempRE matches the temporary file fsx.WriteNew makes while a
+// first Open writes the transcript.
+var createTempRE = regexp.MustCompile(`^\.` + regexp.QuoteMeta(TranscriptFile) + `\.tmp-[0-9]+$`)
+
+// removeCreateTemps removes what a first Open killed before its transcript
+// was in place left: only its own temporary file.
+func removeCreateTemps(dir string) error {
+	names, err := listDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if createTempRE.MatchString(n) {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil {
+				return fmt.Errorf("transcripts: removing an unfinished temporary file: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 func isTemp(name string) bool {

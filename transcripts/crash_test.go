@@ -2,6 +2,7 @@ package transcripts
 
 import (
 	"fmt"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -180,5 +181,27 @@ func TestRecoverTempAndOrphan(t *testing.T) {
 	}
 	if rep, err := Verify(dir, nil); err != nil {
 		t.Fatalf("%v %+v", err, rep.Problems)
+	}
+}
+
+// TestFirstOpenKilled: a first Open killed while it wrote the opening
+// record leaves only its temporary transcript file; the next Open removes
+// it and makes the ceremony (before, the directory counted as "not empty"
+// and no ceremony could be made in it). Another file is still refused.
+func TestFirstOpenKilled(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "."+TranscriptFile+".tmp-12345"), []byte(`{"v":1`), 0o640)
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, err := Verify(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, ".notes.tmp-1"), nil, 0o640)
+	if _, err := Open(other); !errors.Is(err, ErrNotCeremony) {
+		t.Fatalf("a foreign file: %v", err)
 	}
 }
