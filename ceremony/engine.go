@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/keyrite/keyrite/hsm"
+	"github.com/keyrite/keyrite/internal/base/fsx"
 	"github.com/keyrite/keyrite/internal/base/secret"
 	"github.com/keyrite/keyrite/transcripts"
 )
@@ -219,25 +219,8 @@ func checkNewOutput(path string) error {
 	return nil
 }
 
-// readInput reads a small input file.
+// readInput reads a small input file (fsx.ReadLimited: the same limits
+// and messages as the subcommands).
 func readInput(path, what string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s %s: no such file", what, path)
-		}
-		return nil, fmt.Errorf("%s %s: %w", what, path, err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s %s: not a regular file", what, path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", what, path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s %s: larger than %d bytes", what, path, limit)
-	}
-	return b, nil
+	return fsx.ReadLimited(path, what, limit)
 }
