@@ -113,6 +113,10 @@ func (m *Model) formKey(k tea.KeyMsg) tea.Cmd {
 		m.cancel()
 		return nil
 	case "esc":
+		// Esc first ends a list's filter; then it goes back a step.
+		if f, ok := af.huh.GetFocusedField().(interface{ GetFiltering() bool }); ok && f.GetFiltering() {
+			break
+		}
 		m.finishForm(ceremony.ErrBack)
 		return nil
 	case "shift+tab":

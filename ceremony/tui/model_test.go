@@ -403,3 +403,30 @@ func TestWordsInGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestEscEndsFilterFirst: Esc while filtering a list ends the filter; only
+// the next Esc goes back a step.
+func TestEscEndsFilterFirst(t *testing.T) {
+	m := newTestModel(100, 30)
+	fl := &ceremony.FormField{Key: "keys", Title: "Keys", Kind: ceremony.MultiSelectField}
+	r := &formRequest{form: &ceremony.Form{Title: "Keys", Fields: []*ceremony.FormField{fl}},
+		opts: map[string][]ceremony.Option{"keys": {{Label: "aes-128", Value: "a"}, {Label: "ec-p384", Value: "b"}}}, reply: make(chan error, 1)}
+	step(m, formMsg(r))
+	step(m, keys("/"))
+	step(m, keys("ec"))
+	step(m, esc)
+	select {
+	case err := <-r.reply:
+		t.Fatalf("Esc while filtering answered %v", err)
+	default:
+	}
+	step(m, esc)
+	select {
+	case err := <-r.reply:
+		if !errors.Is(err, ceremony.ErrBack) {
+			t.Fatalf("got %v", err)
+		}
+	default:
+		t.Fatal("the second Esc did not go back")
+	}
+}
