@@ -167,7 +167,7 @@ func TestDrillRecorded(t *testing.T) {
 		t.Fatalf("%v\n%s", err, ui.Log())
 	}
 	ui.Contains("Drill passed", "2 opened, 2 required", "Recorded in the ceremony transcript")
-	if n := strings.Count(ui.Log(), "NOT opened with ../testvectors/sd/negative/foreign.pem: no share for this certificate"); n != 1 {
+	if n := strings.Count(ui.Log(), "NOT opened with ../testvectors/sd/negative/foreign.pem: securitydomain: no share for this certificate"); n != 1 {
 		t.Errorf("the foreign key is shown %d times in the summary:\n%s", n, ui.Log())
 	}
 	rep, err := transcripts.Verify(cer, nil)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Errors of a restore, wrapped with details.
@@ -63,14 +62,14 @@ type ShareStatus struct {
 
 func (s *ShareStatus) fail(err error) {
 	s.Err = err
-	s.Error = strings.TrimPrefix(err.Error(), "securitydomain: ")
+	s.Error = err.Error()
 }
 
 // failShare records that the key did not open share index: Err is the
 // key's own error, Error says which share.
 func (s *ShareStatus) failShare(index int, err error) {
 	s.Err = err
-	s.Error = fmt.Sprintf("SharedKeys.enc_shares[%d]: %s", index, strings.TrimPrefix(err.Error(), "securitydomain: "))
+	s.Error = fmt.Sprintf("SharedKeys.enc_shares[%d]: %s", index, err.Error())
 }
 
 // OpenedShares holds the shares [SecurityDomain.OpenShares] decrypted.

@@ -351,7 +351,7 @@ func TestNegativeVectors(t *testing.T) {
 		is  error
 		msg string
 	}{
-		"foreign_cert_share":       {ErrInsufficientShares, "opened 1 of the 2 required (wrap_1.pem: no share for this certificate"},
+		"foreign_cert_share":       {ErrInsufficientShares, "opened 1 of the 2 required (wrap_1.pem: securitydomain: no share for this certificate"},
 		"fewer_keys_than_quorum":   {ErrTooFewKeys, "1 given, the security domain needs 2"},
 		"fewer_shares_than_quorum": {ErrInsufficientShares, "the security domain holds 1 share, fewer than the 2 required"},
 		"tampered_encdata_tag":     {ErrAuthentication, `EncData.data[1] (tag "base_enclave_backup")`},

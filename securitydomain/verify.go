@@ -98,7 +98,7 @@ func (q *Quorum) checkSubsets(r *VerifyReport) []byte {
 		case err != nil:
 			r.Agree = false
 			r.Disagree = append(r.Disagree, xs)
-			r.Problems = append(r.Problems, fmt.Sprintf("shares with x = %s do not combine: %s", joinInts(xs), strings.TrimPrefix(err.Error(), "securitydomain: ")))
+			r.Problems = append(r.Problems, fmt.Sprintf("shares with x = %s do not combine: %s", joinInts(xs), err.Error()))
 		case first == nil:
 			first = mk
 			return
@@ -125,7 +125,7 @@ func (q *Quorum) checkData(r *VerifyReport, master []byte) {
 			pt, err := q.sd.data[i].open(k)
 			clear(k)
 			if err != nil {
-				c.Error = strings.TrimPrefix(err.Error(), "securitydomain: ")
+				c.Error = err.Error()
 				r.DataOK = false
 				r.Problems = append(r.Problems, fmt.Sprintf("EncData.data[%d] (tag %q): %s", i, e.Tag, c.Error))
 			} else {

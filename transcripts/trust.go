@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 )
 
 // ErrTrust is wrapped by errors about a trust file.
@@ -105,7 +104,7 @@ func (t *Trust) init() error {
 	for i, k := range t.Keys {
 		v, err := NewVerifier(k.Key)
 		if err != nil {
-			return fmt.Errorf("%w: keys[%d]: %s", ErrTrust, i, strings.TrimPrefix(err.Error(), "transcripts: "))
+			return fmt.Errorf("%w: keys[%d]: %s", ErrTrust, i, err.Error())
 		}
 		if v.Name() != k.Name {
 			return fmt.Errorf("%w: keys[%d]: name %q but the key is named %q", ErrTrust, i, k.Name, v.Name())

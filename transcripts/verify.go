@@ -596,7 +596,7 @@ func checkSignature(dir, notePath, dssePath, key string, ch *chain, good int64, 
 	}
 	text, sigs, err := ParseNote(msg)
 	if err != nil {
-		return fail(notePath, "", "%s", strings.TrimPrefix(err.Error(), "transcripts: "))
+		return fail(notePath, "", "%s", err.Error())
 	}
 	if len(sigs) != 1 {
 		return fail(notePath, "", "%d signature lines, want exactly 1 per file", len(sigs))
@@ -604,7 +604,7 @@ func checkSignature(dir, notePath, dssePath, key string, ch *chain, good int64, 
 	sig := sigs[0]
 	ref, err := ParseCheckpoint(text)
 	if err != nil {
-		return fail(notePath, "checkpoint", "%s", strings.TrimPrefix(err.Error(), "transcripts: "))
+		return fail(notePath, "checkpoint", "%s", err.Error())
 	}
 	if want := fmt.Sprintf("%d-%s", ref.Size, keyIDHex(sig.KeyHash)); want != key {
 		return fail(notePath, "", "file name says %s but the note is size %d signed by key ID %s", key, ref.Size, keyIDHex(sig.KeyHash))
@@ -625,7 +625,7 @@ func checkSignature(dir, notePath, dssePath, key string, ch *chain, good int64, 
 	}
 	env, payload, err := ParseEnvelope(envData)
 	if err != nil {
-		return fail(dssePath, "", "%s", strings.TrimPrefix(err.Error(), "transcripts: "))
+		return fail(dssePath, "", "%s", err.Error())
 	}
 	// The signer's key: from the trust file, or else the one the signed
 	// payload names (checked below against both signatures).
@@ -644,7 +644,7 @@ func checkSignature(dir, notePath, dssePath, key string, ch *chain, good int64, 
 	} else {
 		hv, err := NewVerifier(claimedKey)
 		if err != nil {
-			return fail(dssePath, "predicate.signer.key", "%s", strings.TrimPrefix(err.Error(), "transcripts: "))
+			return fail(dssePath, "predicate.signer.key", "%s", err.Error())
 		}
 		if hv.Name() != sig.Name || hv.KeyHash() != sig.KeyHash {
 			return fail(dssePath, "predicate.signer.key", "key %s+%s does not match the note's signer %s+%s", hv.Name(), hv.KeyID(), sig.Name, keyIDHex(sig.KeyHash))
@@ -661,7 +661,7 @@ func checkSignature(dir, notePath, dssePath, key string, ch *chain, good int64, 
 	}
 	st, err := verifyEnvelope(env, payload, v)
 	if err != nil {
-		return fail(dssePath, "signature", "%s", strings.TrimPrefix(err.Error(), "transcripts: "))
+		return fail(dssePath, "signature", "%s", err.Error())
 	}
 	cName, cRole, cKey := claimedSigner(st)
 	if cName != sig.Name || cKey != v.VerifierKey() {
