@@ -3,7 +3,6 @@ package export
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/hsm"
@@ -60,7 +59,7 @@ func usagef(hint string, format string, args ...any) error {
 // libErr drops the "hsm: " and "byok: " package prefixes from a library
 // error, keeping the chain for errors.Is.
 func libErr(err error) *Error {
-	msg := strings.ReplaceAll(strings.ReplaceAll(err.Error(), "hsm: ", ""), "byok: ", "")
+	msg := err.Error()
 	return &Error{Msg: msg, Err: err}
 }
 

@@ -18,7 +18,7 @@ const kcvNoEncrypt = "not available: the key does not allow CKA_ENCRYPT"
 // not part of the key.
 func (j *job) setKCV(kcv string, err error) {
 	if err != nil {
-		j.kcv, j.kcvNote = "", "not available: "+strings.ReplaceAll(strings.ReplaceAll(err.Error(), "hsm: ", ""), "byok: ", "")
+		j.kcv, j.kcvNote = "", "not available: "+err.Error()
 		return
 	}
 	if _, perr := byok.ParseKCV(kcv); perr != nil { // never record anything but 3 bytes

@@ -28,7 +28,7 @@ func TestRunPINCounter(t *testing.T) {
 	if !errors.Is(err, hsm.ErrPINIncorrect) || errors.Is(err, hsm.ErrPINFinalTry) {
 		t.Fatalf("wrong PIN: %v", err)
 	}
-	want := `C_Login (token "vendor"): CKR_PIN_INCORRECT: the PIN was not accepted; the token now reports fewer tries left: a wrong PIN was entered since the last successful login (CKF_USER_PIN_COUNT_LOW); it does not say how many remain`
+	want := `hsm: C_Login (token "vendor"): CKR_PIN_INCORRECT: the PIN was not accepted; the token now reports fewer tries left: a wrong PIN was entered since the last successful login (CKF_USER_PIN_COUNT_LOW); it does not say how many remain`
 	if err.Error() != want {
 		t.Errorf("error\n%s\nwant\n%s", err, want)
 	}

@@ -163,7 +163,7 @@ func (r *run) plan() error {
 				if j.src != src {
 					hint = "remove pin-value from the URI, and treat that PIN as exposed (shell history, process list): change it"
 				}
-				return usagef(hint, "--key %s: %s", j.src, strings.TrimPrefix(err.Error(), "hsm: "))
+				return usagef(hint, "--key %s: %s", j.src, err.Error())
 			}
 			switch {
 			case u.ModulePath == "":

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/keyrite/keyrite/byok"
 	"github.com/keyrite/keyrite/hsm"
@@ -130,13 +129,13 @@ func (r *run) checkRecordable(j *job) error {
 		if r.req.OutDir != "" {
 			hint = "a batch names each file NAME.byok after the key's vault name: give the key a name of at most 123 characters (relabel it, or export it on its own with --out and --name)"
 		}
-		return hinted(fmt.Errorf("%s: the ceremony cannot record the output %q (key %s): %s", flagName, base, j.src, strings.TrimPrefix(err.Error(), "transcripts: ")), hint)
+		return hinted(fmt.Errorf("%s: the ceremony cannot record the output %q (key %s): %s", flagName, base, j.src, err.Error()), hint)
 	}
 	if (j.info.Type == byok.TypeRSA || j.info.Type == byok.TypeEC) && j.pubNote == "" {
 		// RSA and EC keys record NAME.public.pem too (a token key's type
 		// is known, and this checked, once the token is read).
 		if err := transcripts.CheckArtifactName(steps.PublicKeyFileName(j.name)); err != nil {
-			return hinted(fmt.Errorf("--key %s: the ceremony cannot record the public key as %q: %s", j.src, steps.PublicKeyFileName(j.name), strings.TrimPrefix(err.Error(), "transcripts: ")),
+			return hinted(fmt.Errorf("--key %s: the ceremony cannot record the public key as %q: %s", j.src, steps.PublicKeyFileName(j.name), err.Error()),
 				"give the key a vault name of at most 117 characters (--name NAME for one key, or relabel it)")
 		}
 	}
@@ -145,7 +144,7 @@ func (r *run) checkRecordable(j *job) error {
 		k.Blob = []byte(`{"placeholder":"the .byok to come"}`)
 	}
 	if err := transcripts.CheckEvent(event(r.req, &k)); err != nil {
-		e := &Error{Msg: fmt.Sprintf("--key %s: the ceremony would refuse to record this export: %s", j.src, strings.TrimPrefix(err.Error(), "transcripts: ")), Err: err}
+		e := &Error{Msg: fmt.Sprintf("--key %s: the ceremony would refuse to record this export: %s", j.src, err.Error()), Err: err}
 		if errors.Is(err, transcripts.ErrSecret) {
 			e.Hint = []string{"a transcript keeps only public values: give the key source without anything that names a PIN or a secret"}
 		}

@@ -73,7 +73,7 @@ func (r *run) target() (path, flagName string) {
 }
 
 func ceremonyErr(dir string, err error) error {
-	e := &Error{Msg: fmt.Sprintf("--ceremony %s: %s", dir, strings.TrimPrefix(err.Error(), "transcripts: ")), Err: err}
+	e := &Error{Msg: fmt.Sprintf("--ceremony %s: %s", dir, err.Error()), Err: err}
 	switch {
 	case errors.Is(err, transcripts.ErrBusy):
 		e.Msg = fmt.Sprintf("--ceremony %s is in use by another keyrite process: a ceremony records one step at a time", dir)

@@ -278,7 +278,7 @@ func TestRunRefusesBeforeWork(t *testing.T) {
 		msg  string
 	}{
 		{"space", export.Request{Keys: []string{aes}, Out: filepath.Join(dir, "my key.byok")},
-			`--out: the ceremony cannot record the output "my key.byok" (key ` + aes + `): artifact name "my key.byok": want a plain file name`},
+			`--out: the ceremony cannot record the output "my key.byok" (key ` + aes + `): transcripts: artifact name "my key.byok": want a plain file name`},
 		{"non-ASCII", export.Request{Keys: []string{aes}, Out: filepath.Join(dir, "clé.byok")},
 			`--out: the ceremony cannot record the output "clé.byok"`},
 		{"leading dot", export.Request{Keys: []string{aes}, Out: filepath.Join(dir, ".app.byok")},
