@@ -111,7 +111,7 @@ func (c *checker) checkPeople() {
 		case q.Key == "":
 			c.bad(p("people", i, "key"), "missing: the verifier key %s signs with, as `keyrite transcript sign --key SRC --name %s --print-key` prints it", q.Name, q.Name)
 		case err != nil:
-			c.bad(p("people", i, "key"), "%s", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "transcripts: "), "unusable key: "))
+			c.bad(p("people", i, "key"), "%s", err.Error())
 		case v.Name() != q.Name:
 			c.bad(p("people", i, "key"), "the key is named %q, not %q: print it with --name %s", v.Name(), q.Name, q.Name)
 		default:
@@ -227,7 +227,7 @@ func (c *checker) checkKEK() {
 	}
 	kidOK := false
 	if _, err := byok.ParseKid(k.Kid); err != nil {
-		c.bad(p("kek", "kid"), "%s", strings.TrimPrefix(err.Error(), "byok: "))
+		c.bad(p("kek", "kid"), "%s", err.Error())
 	} else {
 		kidOK = true
 	}
@@ -241,7 +241,7 @@ func (c *checker) checkKEK() {
 	}
 	kek, err := byok.ParseKEK(data, k.Kid)
 	if err != nil {
-		c.bad(p("kek", "file"), "%s: %s", k.File, strings.TrimPrefix(err.Error(), "byok: "))
+		c.bad(p("kek", "file"), "%s: %s", k.File, err.Error())
 		return
 	}
 	if fp := kek.Fingerprint(); hexOK && fp.Hex() != k.SPKISHA256 {
@@ -345,7 +345,7 @@ func (c *checker) checkSource(i int, t *Target) (string, bool) {
 		}
 		u, err := hsm.ParseURI(t.URI)
 		if err != nil {
-			c.bad(p("targets", i, "uri"), "%s", strings.TrimPrefix(err.Error(), "hsm: "))
+			c.bad(p("targets", i, "uri"), "%s", err.Error())
 			return "", false
 		}
 		if u.Token == "" && u.Serial == "" || u.Object == "" && len(u.ID) == 0 {
@@ -373,7 +373,7 @@ func (c *checker) checkSource(i int, t *Target) (string, bool) {
 		return "", false
 	}
 	if _, err := hsm.ParseURI(t.SourceURI()); err != nil {
-		c.bad(p("targets", i), "%s", strings.TrimPrefix(err.Error(), "hsm: "))
+		c.bad(p("targets", i), "%s", err.Error())
 		return "", false
 	}
 	return t.Token + "/|" + t.Object + "||", true
@@ -449,7 +449,7 @@ func (c *checker) checkSD() {
 			if hexOK && fp.Hex() != sd.SHA256 {
 				c.bad(p("security_domain", "sha256"), "digest mismatch: %s has SHA-256 %s (%s), the plan says %s", sd.File, fp.Hex(), fp.Short(), sd.SHA256)
 			} else if d, err := securitydomain.ParseSD(data); err != nil {
-				c.bad(p("security_domain", "file"), "%s: %s", sd.File, strings.TrimPrefix(err.Error(), "securitydomain: "))
+				c.bad(p("security_domain", "file"), "%s: %s", sd.File, err.Error())
 			} else {
 				dom = d
 				if d.Required != sd.Quorum {
@@ -494,7 +494,7 @@ func (c *checker) checkSD() {
 		}
 		cert, err := securitydomain.ParseCertificate(data)
 		if err != nil {
-			c.bad(p("security_domain", "custodians", i, "certificate"), "%s: %s", cu.Certificate, strings.TrimPrefix(err.Error(), "securitydomain: "))
+			c.bad(p("security_domain", "custodians", i, "certificate"), "%s: %s", cu.Certificate, err.Error())
 			continue
 		}
 		got := securitydomain.X5T256(cert)
@@ -526,7 +526,7 @@ func (c *checker) checkExchangeKey(x *ExchangeKey) {
 	}
 	cert, err := securitydomain.ParseExchangeKey(data)
 	if err != nil {
-		c.bad(p("security_domain", "exchange_key", "file"), "%s: %s", x.File, strings.TrimPrefix(err.Error(), "securitydomain: "))
+		c.bad(p("security_domain", "exchange_key", "file"), "%s: %s", x.File, err.Error())
 		return
 	}
 	if got := securitydomain.X5T256(cert); ok && got != x.X5T256 {
@@ -617,7 +617,7 @@ func (c *checker) trust(name string, pol map[string]int, roles []string) *transc
 	}
 	t, err := transcripts.NewTrust(keys, pol)
 	if err != nil {
-		c.bad(p("policy", name), "%s", strings.TrimPrefix(err.Error(), "transcripts: "))
+		c.bad(p("policy", name), "%s", err.Error())
 		return nil
 	}
 	return t

@@ -197,7 +197,7 @@ func TestBadPlans(t *testing.T) {
 		{"key_ops the type does not allow", "byok.yaml", "    key_ops: [sign, verify]", "    key_ops: [sign, encrypt, import]", `targets[0].key_ops[2]: "import": a RSA key may have sign, verify, wrapKey, unwrapKey, encrypt, decrypt`, 0},
 		{"bad vault key name", "byok.yaml", "  - name: storage-wrap", "  - name: storage_wrap", `targets[1].name: vault key name "storage_wrap"`, 0},
 		{"same vault name twice", "byok.yaml", "  - name: storage-wrap", "  - name: Payments-Signing", "also targets[0]'s name", 0},
-		{"pin in a URI", "byok.yaml", "type=secret-key", "type=secret-key?pin-value=1234", "targets[1].uri: invalid PKCS#11 URI: pin-value is refused", 0},
+		{"pin in a URI", "byok.yaml", "type=secret-key", "type=secret-key?pin-value=1234", "targets[1].uri: hsm: invalid PKCS#11 URI: pin-value is refused", 0},
 		{"unsatisfiable closing policy", "byok.yaml", "witness: 2}", "witness: 3}", "policy.closing.witness: unsatisfiable: 3 witness signature(s) required but the plan lists 2 witness(s)", 0},
 		{"reviewer in the closing policy", "byok.yaml", "witness: 2}", "witness: 2, reviewer: 1}", `policy.closing.reviewer: role "reviewer": a closing policy names operator, witness, custodian`, 0},
 		{"no review policy", "byok.yaml", "  review: {reviewer: 2}\n", "", "policy.review: missing", -1},

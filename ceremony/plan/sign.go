@@ -141,7 +141,7 @@ func (p *Plan) CheckReview(sig []byte) *Review {
 		text, sigs, err := transcripts.ParseNote(sig)
 		switch {
 		case err != nil:
-			r.Problems = append(r.Problems, strings.TrimPrefix(err.Error(), "transcripts: "))
+			r.Problems = append(r.Problems, err.Error())
 		case !bytes.Equal(text, p.NoteText()):
 			r.Stale = fmt.Sprintf("%s: the plan changed since, so its %d signature(s) do not count", describeNote(text), len(sigs))
 		default:

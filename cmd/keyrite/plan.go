@@ -215,7 +215,7 @@ func runPlanSign(e *env, args []string) error {
 	case errors.Is(err, plan.ErrAlreadySigned):
 		return cli.WithHint(fmt.Errorf("%s: %s %w", sigPath, who.Name, plan.ErrAlreadySigned), "nothing to do; `keyrite plan check "+path+"` shows the review")
 	case err != nil:
-		return fmt.Errorf("%s: %s", sigPath, strings.TrimPrefix(err.Error(), "transcripts: "))
+		return fmt.Errorf("%s: %s", sigPath, err.Error())
 	}
 	if existing == nil {
 		err = fsx.WriteNew(sigPath, signed, 0o644)
