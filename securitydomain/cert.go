@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 )
 
@@ -28,6 +27,21 @@ func x5t(cert *x509.Certificate) string {
 	return b64u.EncodeToString(d[:])
 }
 
+// A CertError is a certificate that cannot serve: Problem says why, without
+// the package prefix its Error adds, so that a caller quoting it in a
+// message of its own (an exchange key's) does not repeat the prefix.
+type CertError struct {
+	Problem string
+	Err     error // the parser's error, if any
+}
+
+func (e *CertError) Error() string { return "securitydomain: " + e.Problem }
+func (e *CertError) Unwrap() error { return e.Err }
+
+func certErr(err error, format string, args ...any) error {
+	return &CertError{Problem: fmt.Sprintf(format, args...), Err: err}
+}
+
 // ParseCertificate parses one X.509 certificate, PEM ("CERTIFICATE" block,
 // nothing else in the file) or DER, as az CLI users keep them in .cer files.
 func ParseCertificate(data []byte) (*x509.Certificate, error) {
@@ -35,19 +49,19 @@ func ParseCertificate(data []byte) (*x509.Certificate, error) {
 	if t := bytes.TrimSpace(data); bytes.HasPrefix(t, []byte("-----BEGIN")) {
 		block, rest := pem.Decode(t)
 		if block == nil {
-			return nil, errors.New("securitydomain: malformed PEM")
+			return nil, certErr(nil, "malformed PEM")
 		}
 		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("securitydomain: PEM block is %q, want CERTIFICATE", block.Type)
+			return nil, certErr(nil, "PEM block is %q, want CERTIFICATE", block.Type)
 		}
 		if len(bytes.TrimSpace(rest)) != 0 {
-			return nil, errors.New("securitydomain: more than one PEM block (want a single certificate)")
+			return nil, certErr(nil, "more than one PEM block (want a single certificate)")
 		}
 		der = block.Bytes
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		return nil, fmt.Errorf("securitydomain: not an X.509 certificate (PEM or DER): %w", err)
+		return nil, certErr(err, "not an X.509 certificate (PEM or DER): %v", err)
 	}
 	return cert, nil
 }
@@ -55,14 +69,14 @@ func ParseCertificate(data []byte) (*x509.Certificate, error) {
 // rsaPublic returns cert's RSA public key if it is RSA of at least MinRSABits.
 func rsaPublic(cert *x509.Certificate) (*rsa.PublicKey, error) {
 	if cert == nil {
-		return nil, errors.New("securitydomain: no certificate")
+		return nil, certErr(nil, "no certificate")
 	}
 	pub, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("securitydomain: certificate key is %T, want RSA", cert.PublicKey)
+		return nil, certErr(nil, "certificate key is %T, want RSA", cert.PublicKey)
 	}
 	if pub.N.BitLen() < MinRSABits {
-		return nil, fmt.Errorf("securitydomain: certificate key is RSA-%d, want at least RSA-%d", pub.N.BitLen(), MinRSABits)
+		return nil, certErr(nil, "certificate key is RSA-%d, want at least RSA-%d", pub.N.BitLen(), MinRSABits)
 	}
 	return pub, nil
 }

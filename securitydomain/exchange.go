@@ -14,6 +14,24 @@ import (
 // ErrInvalidExchangeKey is returned (wrapped) when the exchange key is malformed.
 var ErrInvalidExchangeKey = errors.New("securitydomain: invalid exchange key")
 
+// exCertErr is a certificate problem as an exchange-key error: the
+// CertError's problem quoted without its prefix, the CertError kept.
+func exCertErr(where string, err error) error {
+	var ce *CertError
+	if !errors.As(err, &ce) {
+		return fmt.Errorf("%w: %s%w", ErrInvalidExchangeKey, where, err)
+	}
+	return &exchangeErr{msg: ErrInvalidExchangeKey.Error() + ": " + where + ce.Problem, err: err}
+}
+
+type exchangeErr struct {
+	msg string
+	err error
+}
+
+func (e *exchangeErr) Error() string   { return e.msg }
+func (e *exchangeErr) Unwrap() []error { return []error{ErrInvalidExchangeKey, e.err} }
+
 func exErr(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidExchangeKey, fmt.Sprintf(format, args...))
 }
@@ -39,7 +57,7 @@ func ParseExchangeKey(data []byte) (*x509.Certificate, error) {
 	case bytes.HasPrefix(t, []byte("-----BEGIN")):
 		c, err := ParseCertificate(t)
 		if err != nil {
-			return nil, exErr("%v", strings.TrimPrefix(err.Error(), "securitydomain: "))
+			return nil, exCertErr("", err)
 		}
 		cert = c
 	case t[0] == '{':
@@ -52,7 +70,7 @@ func ParseExchangeKey(data []byte) (*x509.Certificate, error) {
 		return nil, exErr("want a PEM certificate or the transfer-key JSON, found %s", describeStart(t))
 	}
 	if _, err := rsaPublic(cert); err != nil {
-		return nil, exErr("%v", strings.TrimPrefix(err.Error(), "securitydomain: "))
+		return nil, exCertErr("", err)
 	}
 	return cert, nil
 }
@@ -111,7 +129,7 @@ func parseTransferKey(data []byte) (*x509.Certificate, error) {
 	}
 	pub, err := rsaPublic(cert)
 	if err != nil {
-		return nil, exErr("transfer_key.x5c[0]: %v", strings.TrimPrefix(err.Error(), "securitydomain: "))
+		return nil, exCertErr("transfer_key.x5c[0]: ", err)
 	}
 	want := map[string]string{
 		"kty":      "RSA",
