@@ -45,6 +45,17 @@ func drive(t *testing.T, m *Model, flow func(ceremony.UI) error, answers [][]tea
 				n++
 			}
 		case err := <-errc:
+			// What the flow sent before it returned is in msgs: give it
+			// to the model too.
+			for {
+				select {
+				case msg := <-msgs:
+					step(m, msg)
+					continue
+				default:
+				}
+				break
+			}
 			return err
 		case <-timeout:
 			t.Fatalf("the flow did not finish; view:\n%s", m.View())

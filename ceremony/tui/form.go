@@ -232,7 +232,7 @@ func (m *Model) formFooter(w int) []string {
 			lines = append(lines, style.Render(l))
 		}
 	}
-	return append(lines, m.st.dim.Render(clip("Enter next · Shift-Tab/Esc back · Ctrl-C cancel · ? help · PgUp/PgDn scroll", w)))
+	return append(lines, m.st.dim.Render(clip("Enter next · Shift-Tab/Esc back · Ctrl-C cancel · F1 help · PgUp/PgDn scroll", w)))
 }
 
 // formHeight is how many lines a form may take: two thirds of the screen,
