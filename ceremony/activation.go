@@ -37,7 +37,7 @@ func (e *Engine) newActivationForm() *activationForm {
 		}}
 	a.out = &FormField{Key: "out", Title: "Output directory (new)", Kind: PathField,
 		Help:  "the certificates and the download request are written there",
-		Check: func(p string) error { return sdopOutDir(p) }}
+		Check: func(p string) error { return newDirOutput(p) }}
 	a.module = newModuleField(e, "PKCS#11 module of the custodians' cards")
 	return a
 }
@@ -50,9 +50,9 @@ func checkRange(s string, lo, hi int) error {
 	return nil
 }
 
-// sdopOutDir refuses an output directory that exists or whose parent does
+// newDirOutput refuses an output directory that exists or whose parent does
 // not, as the keygen does.
-func sdopOutDir(p string) error {
+func newDirOutput(p string) error {
 	if _, err := os.Lstat(p); err == nil {
 		return fmt.Errorf("%s already exists; keyrite never overwrites: choose a new directory", p)
 	}

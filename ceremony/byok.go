@@ -151,18 +151,6 @@ func hints(err error) []string {
 	return out
 }
 
-func checkKeyName(s string) error {
-	if len(s) < 1 || len(s) > 127 {
-		return errors.New("a key name has 1 to 127 characters")
-	}
-	for _, c := range s {
-		if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return fmt.Errorf("a key name has only letters, digits and hyphens; %q is not allowed", c)
-		}
-	}
-	return nil
-}
-
 func orNone(s string) string {
 	if s == "" {
 		return "(not recorded)"

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/keyrite/keyrite/byok"
+	"github.com/keyrite/keyrite/byok/export"
 	"github.com/keyrite/keyrite/hsm"
 	"github.com/keyrite/keyrite/internal/base/secret"
 )
@@ -65,7 +66,7 @@ func (e *Engine) newBYOKFlow() *byokFlow {
 	f := &byokFlow{e: e, kek: newKEKForm(), listed: map[string]ObjectChoice{}}
 	f.source = &FormField{Key: "source", Title: "Where are the keys to export?", Kind: SelectField,
 		Options: f.sourceOptions}
-	f.module = &FormField{Key: "module", Title: "PKCS#11 module", Kind: SelectField, Options: f.moduleOptions}
+	f.module = newModuleField(e, "PKCS#11 module")
 	f.token = &FormField{Key: "token", Title: "Token", Kind: SelectField, Options: f.tokenOptions, Check: f.checkToken}
 	f.objects = &FormField{Key: "keys", Title: "Keys to export", Kind: MultiSelectField,
 		Help: "only private and secret keys with CKA_EXTRACTABLE can be exported", Options: f.objectOptions, Check: f.checkObjects}
@@ -176,26 +177,12 @@ func (f *byokFlow) setListed(objs []ObjectChoice) {
 	for _, o := range objs {
 		f.listed[o.URI] = o
 	}
-	f.objects.Values = slicesFilter(f.objects.Values, func(v string) bool { _, ok := f.listed[v]; return ok })
+	f.objects.Values = slices.DeleteFunc(f.objects.Values, func(v string) bool { _, ok := f.listed[v]; return !ok })
 }
 
 func (f *byokFlow) wipePIN() {
 	secret.Wipe(f.pin)
 	f.pin, f.pinFor = nil, ""
-}
-
-func (f *byokFlow) moduleOptions() ([]Option, error) {
-	if f.e.Backends.Discovery.Modules == nil {
-		return nil, fmt.Errorf("%w: module discovery", ErrNotAvailable)
-	}
-	var opts []Option
-	for _, m := range f.e.Backends.Discovery.Modules() {
-		opts = append(opts, Option{Label: m.Path + "  (" + m.Source + ")", Value: m.Path})
-	}
-	if len(opts) == 0 {
-		return nil, errors.New("no PKCS#11 module found in the usual places; go back and type the key's pkcs11: URI with module-path")
-	}
-	return opts, nil
 }
 
 func (f *byokFlow) tokenOptions() ([]Option, error) {
@@ -324,13 +311,7 @@ func (f *byokFlow) outputStep() error {
 
 func (f *byokFlow) checkOut(p string) error {
 	if len(f.sources()) > 1 {
-		if _, err := os.Lstat(p); err == nil {
-			return fmt.Errorf("%s already exists; keyrite never overwrites: choose a new directory", p)
-		}
-		if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
-			return fmt.Errorf("the directory %s does not exist", filepath.Dir(p))
-		}
-		return nil
+		return newDirOutput(p)
 	}
 	if !strings.HasSuffix(p, ".byok") {
 		return errors.New("the output file name must end in .byok")
@@ -471,12 +452,10 @@ func (f *byokFlow) showResults() {
 	}
 }
 
-func slicesFilter(s []string, keep func(string) bool) []string {
-	var out []string
-	for _, v := range s {
-		if keep(v) {
-			out = append(out, v)
-		}
+// checkKeyName is the vault's key-name rule, as the export applies it.
+func checkKeyName(s string) error {
+	if err := export.CheckName(s); err != nil {
+		return fmt.Errorf("key name %q: %w", s, err)
 	}
-	return out
+	return nil
 }

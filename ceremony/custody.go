@@ -32,7 +32,7 @@ func (e *Engine) CustodySplit() error {
 		Check: func(s string) error {
 			return checkRange(s, custody.MinThreshold, max(custody.MinThreshold, len(strings.Fields(recips.Value))))
 		}}
-	out := &FormField{Key: "out", Title: "Output directory for the shares (new)", Kind: PathField, Check: sdopOutDir}
+	out := &FormField{Key: "out", Title: "Output directory for the shares (new)", Kind: PathField, Check: newDirOutput}
 	return e.runWizard([]wizardStep{
 		{"Split", func() error {
 			return AskForm(e.UI, &Form{Title: "Split", Fields: []*FormField{in, recips, m, out}})
