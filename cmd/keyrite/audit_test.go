@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyrite/keyrite/transcripts"
 )
@@ -64,13 +63,6 @@ func TestGuidedOnCeremonyDir(t *testing.T) {
 // q; the ceremony directory is unchanged. Skipped without tmux, except in
 // CI.
 func TestAuditViewInTmux(t *testing.T) {
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tmux is needed in CI for the TUI test")
-		}
-		t.Skip("tmux not installed")
-	}
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -82,43 +74,17 @@ func TestAuditViewInTmux(t *testing.T) {
 	dir := auditCeremony(t)
 	before := treeOf(t, dir)
 
-	sock := filepath.Join(work, "tmux.sock")
-	tm := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(tmux, append([]string{"-S", sock}, args...)...)
-		cmd.Env = append(os.Environ(), "TERM=xterm-256color")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	script := "NO_COLOR=1 " + bin + " transcript show " + dir + ` --tui; echo "exit status $?"; sleep 60`
-	tm("new-session", "-d", "-s", "au", "-x", "80", "-y", "24", "-c", work, "sh", "-c", script)
-	t.Cleanup(func() { exec.Command(tmux, "-S", sock, "kill-server").Run() })
-	screen := ""
-	waitFor := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for time.Now().Before(deadline) {
-			screen = tm("capture-pane", "-p", "-e", "-t", "au")
-			if strings.Contains(screen, what) {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("waited for %q; the screen shows:\n%s", what, screen)
-	}
-	keys := func(k ...string) { tm(append([]string{"send-keys", "-t", "au"}, k...)...) }
-
+	p := newPane(t, work, 80, 24, []string{"NO_COLOR=1"}, bin+" transcript show "+dir+` --tui; echo "exit status $?"; sleep 60`)
+	p.Escapes = true
+	waitFor, keys := p.waitFor, p.keys
 	waitFor("keyrite auditor's view")
 	for _, want := range []string{"3 events", "signers NOT CHECKED", "transcript.open", "kek.inspect", "witness.confirm", "Event 1 · transcript.open"} {
-		if !strings.Contains(screen, want) {
-			t.Errorf("first screen lacks %q:\n%s", want, screen)
+		if !strings.Contains(p.screen, want) {
+			t.Errorf("first p.screen lacks %q:\n%s", want, p.screen)
 		}
 	}
-	if strings.Contains(screen, "\x1b[3") || strings.Contains(screen, "\x1b[9") {
-		t.Errorf("colours under NO_COLOR:\n%q", screen)
+	if strings.Contains(p.screen, "\x1b[3") || strings.Contains(p.screen, "\x1b[9") {
+		t.Errorf("colours under NO_COLOR:\n%q", p.screen)
 	}
 	keys("/")
 	keys("-l", "kid=https")
@@ -129,8 +95,8 @@ func TestAuditViewInTmux(t *testing.T) {
 	waitFor("No checkpoint is signed.")
 	keys("q")
 	waitFor("exit status 0")
-	if !strings.Contains(screen, "3 events verified; signers not checked") {
-		t.Errorf("no summary after the screen closed:\n%s", screen)
+	if !strings.Contains(p.screen, "3 events verified; signers not checked") {
+		t.Errorf("no summary after the p.screen closed:\n%s", p.screen)
 	}
 	if after := treeOf(t, dir); after != before {
 		t.Fatalf("the ceremony directory changed:\n%s\n%s", before, after)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keyrite/keyrite/byok"
 )
@@ -17,13 +16,6 @@ import (
 // show the kid, size, SHA-256 and words, and accept a typed y. It is skipped
 // when tmux is missing, except in CI.
 func TestTUIInTmux(t *testing.T) {
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("tmux is needed in CI for the TUI test")
-		}
-		t.Skip("tmux not installed")
-	}
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
@@ -47,48 +39,20 @@ func TestTUIInTmux(t *testing.T) {
 	}
 	fp := kek.Fingerprint()
 
-	// A private server socket: never the user's tmux.
-	sock := filepath.Join(dir, "tmux.sock")
-	tm := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(tmux, append([]string{"-S", sock}, args...)...)
-		cmd.Env = append(os.Environ(), "TERM=xterm-256color")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	script := bin + `; echo "exit status $?"; sleep 60`
-	tm("new-session", "-d", "-s", "kr", "-x", "100", "-y", "30", "-c", dir, "sh", "-c", script)
-	t.Cleanup(func() { exec.Command(tmux, "-S", sock, "kill-server").Run() })
-
-	screen := ""
-	waitFor := func(what string) {
-		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for time.Now().Before(deadline) {
-			screen = tm("capture-pane", "-p", "-t", "kr")
-			if strings.Contains(screen, what) {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("waited for %q; the screen shows:\n%s", what, screen)
-	}
-	keys := func(k ...string) { tm(append([]string{"send-keys", "-t", "kr"}, k...)...) }
-	typeText := func(s string) { keys("-l", s); keys("Enter") }
+	p := newPane(t, dir, 100, 30, nil, bin+`; echo "exit status $?"; sleep 60`)
+	waitFor, keys := p.waitFor, p.keys
+	typeText := p.typeText
 
 	waitFor("? Ceremony directory")
 	keys("Enter")
 	waitFor("? What do you want to do?")
-	if !strings.Contains(screen, "> 1) BYOK: export") {
-		t.Errorf("the first choice is not selected:\n%s", screen)
+	if !strings.Contains(p.screen, "> 1) BYOK: export") {
+		t.Errorf("the first choice is not selected:\n%s", p.screen)
 	}
 	keys("Enter")
 	waitFor("KEK file")
-	if !strings.Contains(screen, "▸ KEK") {
-		t.Errorf("the step list does not show the KEK step as current:\n%s", screen)
+	if !strings.Contains(p.screen, "▸ KEK") {
+		t.Errorf("the step list does not show the KEK step as current:\n%s", p.screen)
 	}
 	keys("-l", "kek.pem")
 	waitFor("✓ RSA 2048 bits; the file carries no kid")
@@ -98,11 +62,11 @@ func TestTUIInTmux(t *testing.T) {
 	waitFor("Type the first 4 or more words")
 	first4 := strings.Join(strings.Fields(fp.Words())[:4], " ")
 	for _, want := range []string{"RSA 2048 bits", fp.Hex(), strings.Join(strings.Fields(fp.Words())[:4], " "), strings.Join(strings.Fields(fp.Words())[4:8], " ")} {
-		if !strings.Contains(screen, want) {
-			t.Errorf("the KEK screen does not show %q:\n%s", want, screen)
+		if !strings.Contains(p.screen, want) {
+			t.Errorf("the KEK p.screen does not show %q:\n%s", want, p.screen)
 		}
 	}
-	for _, l := range strings.Split(screen, "\n") {
+	for _, l := range strings.Split(p.screen, "\n") {
 		if len([]rune(l)) > 100 {
 			t.Errorf("line wider than the pane: %q", l)
 		}
@@ -112,8 +76,8 @@ func TestTUIInTmux(t *testing.T) {
 	keys("C-u")
 	typeText(first4)
 	waitFor("Where are the keys to export?")
-	if !strings.Contains(screen, "KEK confirmed") || !strings.Contains(screen, "✓ KEK") {
-		t.Errorf("no confirmation shown:\n%s", screen)
+	if !strings.Contains(p.screen, "KEK confirmed") || !strings.Contains(p.screen, "✓ KEK") {
+		t.Errorf("no confirmation shown:\n%s", p.screen)
 	}
 	// Esc goes back to the KEK form, its answers kept, and from there
 	// to the menu.
@@ -125,18 +89,18 @@ func TestTUIInTmux(t *testing.T) {
 	waitFor("┃ KEK file")
 	keys("C-c")
 	waitFor("Enter or q to exit")
-	if !strings.Contains(screen, "stopped: ceremony: cancelled") {
-		t.Errorf("screen:\n%s", screen)
+	if !strings.Contains(p.screen, "stopped: ceremony: cancelled") {
+		t.Errorf("p.screen:\n%s", p.screen)
 	}
 	keys("q")
 	waitFor("exit status 1")
-	// The history stays in the terminal after the full screen closes.
+	// The history stays in the terminal after the full p.screen closes.
 	for _, want := range []string{"ok: KEK confirmed", "keyrite: error: ceremony cancelled; nothing more was done"} {
-		if !strings.Contains(screen, want) {
-			t.Errorf("after exit the terminal does not show %q:\n%s", want, screen)
+		if !strings.Contains(p.screen, want) {
+			t.Errorf("after exit the terminal does not show %q:\n%s", want, p.screen)
 		}
 	}
-	if bytes.Contains([]byte(screen), []byte("\x1b")) {
+	if bytes.Contains([]byte(p.screen), []byte("\x1b")) {
 		t.Error("raw escape sequences left in the pane")
 	}
 }
