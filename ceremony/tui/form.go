@@ -27,6 +27,9 @@ type activeForm struct {
 	req    *formRequest
 	huh    *huh.Form
 	status string // the focused field's live check
+	// checked is the field key and value status was computed for: a key
+	// that changes neither (an arrow, a blink) does not check again.
+	checked string
 }
 
 // newActiveForm builds the huh form: one group, a field per asked field,
@@ -134,7 +137,12 @@ func (m *Model) updateForm(msg tea.Msg) tea.Cmd {
 	af := m.form
 	fm, cmd := af.huh.Update(msg)
 	af.huh = fm.(*huh.Form)
-	af.status = m.fieldStatus()
+	if f := af.huh.GetFocusedField(); f != nil {
+		v, _ := f.GetValue().(string)
+		if k := f.GetKey() + "\x00" + v; k != af.checked {
+			af.checked, af.status = k, m.fieldStatus()
+		}
+	}
 	switch af.huh.State {
 	case huh.StateCompleted:
 		m.finishForm(nil)
